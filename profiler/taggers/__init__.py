@@ -1,0 +1,35 @@
+"""Taggers: each adds `<name>.*` columns to a canonical batch. Registry by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from profiler.errors import UserError
+from profiler.taggers.base import Score, Signal, Tagger
+from profiler.taggers.dataset import DatasetTagger
+from profiler.taggers.identity import IdentityTagger
+from profiler.taggers.sexual_terms import SexualTermsTagger
+
+REGISTRY: dict[str, Callable[..., Tagger]] = {
+    "identity": IdentityTagger,
+    "sexual_terms": SexualTermsTagger,
+    "dataset": DatasetTagger,
+}
+DEFAULT_TAGGERS = ("identity", "sexual_terms", "dataset")
+
+
+def build_taggers(names: Iterable[str], settings: Mapping[str, Mapping[str, Any]]) -> list[Tagger]:
+    """Instantiate taggers by name with their config tables; unknown names are user errors."""
+    taggers = []
+    for name in names:
+        if name not in REGISTRY:
+            raise UserError(f"unknown tagger {name!r}: choose from {', '.join(REGISTRY)}")
+        try:
+            taggers.append(REGISTRY[name](**dict(settings.get(name, {}))))
+        except TypeError as error:
+            raise UserError(f"bad settings for tagger {name!r}: {error}") from None
+    return taggers
+
+
+__all__ = ["DEFAULT_TAGGERS", "REGISTRY", "Score", "Signal", "Tagger", "build_taggers"]

@@ -1,0 +1,64 @@
+"""The tagger contract: read canonical columns, add prefixed tag columns, declare signals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A yes/no sexualized-content signal that counts tally per population.
+
+    `evaluate` maps the tag table to (observed, positive) boolean arrays: rows where the signal
+    is unknown (no score in the dataset) are not observed and stay out of its denominator.
+    """
+
+    name: str
+    label: str
+    description: str
+    evaluate: Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Score:
+    """A continuous 0-1 score whose histogram counts keep, for threshold sweeps."""
+
+    name: str
+    column: str
+
+
+class Tagger:
+    """Base class: subclasses set `name` and `requires`, and implement `tag`."""
+
+    name: str = ""
+    requires: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
+        """Return new columns (named `<name>.<field>`) aligned with the batch rows."""
+        raise NotImplementedError
+
+    def versions(self) -> dict[str, str]:
+        """Taxonomy / lexicon / model versions to stamp into results."""
+        return {}
+
+    def describe(self) -> dict:
+        """Settings worth showing in the report's methodology section."""
+        return {}
+
+    def signals(self) -> tuple[Signal, ...]:
+        return ()
+
+    def scores(self) -> tuple[Score, ...]:
+        return ()
+
+
+def as_numpy_bool(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(observed, value) arrays from a nullable boolean column."""
+    observed = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    value = np.asarray(column.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    return observed, value

@@ -1,0 +1,266 @@
+"""identity tagger: who the caption says is depicted, as person mentions of identity groups.
+
+Vectorized in three steps: one RE2 pass over all captions finds candidates (an identity term or
+a person noun); only candidates are tokenized; token ids then go through numpy rules (window
+to a person noun, colour-word restrictions, possessive and garment checks), never a Python loop
+per caption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from profiler.schema import CAPTION, GENDERS
+from profiler.taggers.base import Signal, Tagger
+from profiler.taggers.identity_lexicon import (
+    FEMALE,
+    MALE,
+    MENTION_GENDERS,
+    UNSPECIFIED,
+    IdentityLexicon,
+    compile_identity_lexicon,
+)
+from profiler.taggers.text import match_mask, normalize_quotes, tokenize
+
+PREFIX = "identity."
+PERSON_MENTION = "identity.person_mention"
+GROUPS = "identity.groups"
+GENDER = "identity.gender"
+MENTIONS = "identity.mentions"
+TERMS = "identity.terms"
+HAS_TERM = "identity.has_term"
+WINDOW = 4  # tokens an adjective may sit before its person noun ("asian young pretty woman")
+
+_GENDER_NONE = GENDERS.index("none")
+_GENDER_MIXED = GENDERS.index("mixed")
+
+
+@dataclass
+class _Mentions:
+    """Person mentions found in one batch: parallel arrays, one entry per mention."""
+
+    row: np.ndarray
+    group: np.ndarray
+    gender: np.ndarray
+    lemma: np.ndarray
+
+
+class IdentityTagger(Tagger):
+    name = "identity"
+    requires = (CAPTION,)
+
+    def __init__(self, lexicon_path: str | None = None):
+        self.lexicon: IdentityLexicon = compile_identity_lexicon(lexicon_path)
+        lex = self.lexicon
+        self._group_names = pa.array(lex.groups, pa.string())
+        self._lemma_names = pa.array(lex.lemmas, pa.string())
+        self._mention_names = pa.array(
+            [f"{g}:{s}" for g in lex.groups for s in MENTION_GENDERS], pa.string()
+        )
+        self._gender_names = pa.array(GENDERS, pa.string())
+
+    def versions(self) -> dict[str, str]:
+        return {self.lexicon.name: self.lexicon.version}
+
+    def describe(self) -> dict:
+        return {
+            "lexicon": self.lexicon.source,
+            "groups": self.lexicon.group_labels,
+            "aggregates": self.lexicon.aggregates,
+        }
+
+    def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
+        captions = batch.column(CAPTION)
+        n = len(captions)
+        candidates = np.flatnonzero(match_mask(captions, self.lexicon.candidate_pattern))
+        mentions, has_term, person_gender = self._scan(captions.take(pa.array(candidates)))
+        mentions.row = candidates[mentions.row]
+        has_term_full = np.zeros(n, bool)
+        has_term_full[candidates] = has_term
+        gender = np.full(n, _GENDER_NONE, np.int8)
+        gender[candidates] = person_gender
+        mention_gender = _combine_genders(mentions.row, mentions.gender, n)
+        has_mention = mention_gender != _GENDER_NONE
+        gender[has_mention] = mention_gender[has_mention]
+
+        n_genders = len(MENTION_GENDERS)
+        return {
+            PERSON_MENTION: pa.array(has_mention),
+            GROUPS: _lists(mentions.row, mentions.group, n, self._group_names),
+            GENDER: self._gender_names.take(pa.array(gender)),
+            MENTIONS: _lists(
+                mentions.row, mentions.group * n_genders + mentions.gender, n, self._mention_names
+            ),
+            TERMS: _lists(mentions.row, mentions.lemma, n, self._lemma_names),
+            HAS_TERM: pa.array(has_term_full),
+        }
+
+    def signals(self) -> tuple[Signal, ...]:
+        return ()
+
+    # -- matching over candidate captions ------------------------------------------------------
+
+    def _scan(self, captions: pa.Array) -> tuple[_Mentions, np.ndarray, np.ndarray]:
+        """Mentions, has-identity-term and gender-of-any-person-noun for candidate captions."""
+        lex = self.lexicon
+        m = len(captions)
+        lowered = normalize_quotes(pc.utf8_lower(captions))
+        if lex.neutral_pattern:
+            lowered = pc.replace_substring_regex(lowered, lex.neutral_pattern, " ")
+        tokens, parent = tokenize(lowered)
+        ids = pc.index_in(tokens, value_set=lex.vocab).fill_null(-1).to_numpy().astype(np.int64)
+        known = ids >= 0
+        safe = np.where(known, ids, 0)
+
+        def attr(table: np.ndarray, missing=0) -> np.ndarray:
+            return np.where(known, table[safe], missing)
+
+        group = attr(lex.group, -1).astype(np.int32)
+        lemma = attr(lex.lemma_id, -1).astype(np.int32)
+        noun_gender = attr(lex.noun_gender, -1).astype(np.int8)
+        colour = attr(lex.colour, False)
+        absorbed = np.zeros(len(ids), bool)
+        _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed)
+        _absorb_diaspora(attr(lex.diaspora, False), parent, group, absorbed)
+
+        person_gender = attr(lex.person_gender, -1).astype(np.int8)
+        is_modifier = attr(lex.modifier, False)
+        next_is_person = _shift(person_gender >= 0, parent, 1, False)
+        is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
+        possessive = attr(lex.possessive, False)
+        garment_next = _shift(attr(lex.garment, False), parent, 1, False)
+        is_identity = group >= 0
+        filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
+
+        found_at = _find_person_noun(is_identity, is_person, filler, parent)
+        noun_pos = np.where(found_at >= 0, found_at, 0)
+        is_colour_ok = (
+            (found_at == np.arange(len(ids)) + 1)
+            & ~possessive[noun_pos]
+            & ~_shift(attr(lex.colour_blocker, False), parent, -1, False)
+        )
+        adjective_ok = (found_at >= 0) & ~(possessive[noun_pos] & garment_next[noun_pos])
+        adjective_ok &= ~garment_next[noun_pos] | ~colour
+        adjective_ok &= ~colour | is_colour_ok
+        noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
+        descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender)
+
+        mention = is_identity & (adjective_ok | noun_ok | descent_ok)
+        gender = np.where(
+            adjective_ok, person_gender[noun_pos], np.where(noun_ok, noun_gender, descent_gender)
+        )
+        pos = np.flatnonzero(mention)
+        mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
+
+        has_term = np.zeros(m, bool)
+        has_term[parent[is_identity]] = True
+        plain_person = is_person & ~possessive
+        row_gender = _combine_genders(parent[plain_person], person_gender[plain_person], m)
+        return mentions, has_term, row_gender
+
+
+def _shift(values: np.ndarray, parent: np.ndarray, offset: int, fill) -> np.ndarray:
+    """values[i + offset] where that token is in the same caption, else `fill`."""
+    out = np.full(len(values), fill, dtype=values.dtype)
+    if offset > 0 and len(values) > offset:
+        same = parent[offset:] == parent[:-offset]
+        out[:-offset] = np.where(same, values[offset:], fill)
+    elif offset < 0 and len(values) > -offset:
+        k = -offset
+        same = parent[k:] == parent[:-k]
+        out[k:] = np.where(same, values[:-k], fill)
+    return out
+
+
+def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed) -> None:
+    """Longest multiword identity terms first: mark the head token, absorb the rest."""
+    claimed = np.zeros(len(ids), bool)
+    for term in lex.multiwords:
+        k = len(term.token_ids)
+        if len(ids) < k:
+            continue
+        hit = np.ones(len(ids) - k + 1, bool)
+        for offset, token_id in enumerate(term.token_ids):
+            hit &= ids[offset : len(ids) - k + 1 + offset] == token_id
+        hit &= parent[k - 1 :] == parent[: len(ids) - k + 1]
+        for offset in range(k):
+            hit &= ~claimed[offset : len(ids) - k + 1 + offset]
+        starts = np.flatnonzero(hit)
+        if not len(starts):
+            continue
+        group[starts], lemma[starts] = term.group, lex.lemmas.index(term.lemma)
+        noun_gender[starts], colour[starts] = term.noun_gender, False
+        for offset in range(k):
+            claimed[starts + offset] = True
+        for offset in range(1, k):
+            tail = starts + offset
+            absorbed[tail], group[tail], noun_gender[tail], colour[tail] = True, -1, -1, False
+
+
+def _absorb_diaspora(is_suffix, parent, group, absorbed) -> None:
+    """"korean american woman": the suffix after an identity term adds no group of its own."""
+    prev_identity = _shift(group >= 0, parent, -1, False)
+    tail = is_suffix & prev_identity
+    group[tail] = -1
+    absorbed[tail] = True
+
+
+def _find_person_noun(is_identity, is_person, filler, parent) -> np.ndarray:
+    """Position of the first person noun within WINDOW tokens after each identity token."""
+    found = np.full(len(is_identity), -1, np.int64)
+    open_path = is_identity.copy()
+    positions = np.arange(len(is_identity))
+    for step in range(1, WINDOW + 1):
+        person_here = _shift(is_person, parent, step, False)
+        hit = open_path & person_here & (found < 0)
+        found[hit] = positions[hit] + step
+        open_path &= _shift(filler, parent, step, False) & ~person_here
+    return found
+
+
+def _descent_mentions(lex, ids, parent, is_identity, person_gender):
+    """"<person noun> [..] of <identity> descent": ok mask and the noun's gender per token."""
+    prev_is_of = _shift(ids == lex.of_id, parent, -1, False)
+    next_is_descent = _shift(np.where(ids >= 0, lex.descent[np.maximum(ids, 0)], False), parent, 1, False)
+    gender = np.full(len(ids), -1, np.int8)
+    for back in (2, 3):
+        before = _shift(person_gender, parent, -back, np.int8(-1))
+        gender = np.where(gender >= 0, gender, before)
+    ok = is_identity & prev_is_of & next_is_descent & (gender >= 0)
+    return ok, gender
+
+
+def _unique_mentions(row, group, gender, lemma) -> _Mentions:
+    """One mention per (row, group, gender, term); sorted by row so lists can be built."""
+    if not len(row):
+        empty = np.zeros(0, np.int64)
+        return _Mentions(empty, empty, empty, empty)
+    table = np.unique(np.stack([row, group, gender, lemma]).astype(np.int64), axis=1)
+    return _Mentions(table[0], table[1], table[2], table[3])
+
+
+def _combine_genders(row: np.ndarray, gender: np.ndarray, n: int) -> np.ndarray:
+    """Per-row GENDERS code from (row, mention gender) pairs: female+male is mixed."""
+    has = np.zeros((n, 3), bool)
+    has[row, gender] = True
+    out = np.full(n, _GENDER_NONE, np.int8)
+    out[has[:, UNSPECIFIED]] = GENDERS.index("unspecified")
+    out[has[:, FEMALE]] = GENDERS.index("female")
+    out[has[:, MALE]] = GENDERS.index("male")
+    out[has[:, FEMALE] & has[:, MALE]] = _GENDER_MIXED
+    return out
+
+
+def _lists(row: np.ndarray, code: np.ndarray, n: int, names: pa.Array) -> pa.Array:
+    """list<string> per row from sorted (row, code) pairs, deduplicated within a row."""
+    if len(row):
+        pairs = np.unique(np.stack([row, code]).astype(np.int64), axis=1)
+        row, code = pairs[0], pairs[1]
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(row, minlength=n), out=offsets[1:])
+    values = names.take(pa.array(code, pa.int64())) if len(code) else pa.array([], pa.string())
+    return pa.ListArray.from_arrays(pa.array(offsets), values)

@@ -1,0 +1,196 @@
+"""Compile the identity lexicon TOML into token lookup tables for the vectorized matcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from profiler.errors import UserError
+from profiler.taggers.lexicon import load_lexicon, require
+from profiler.taggers.text import alternation
+
+FEMALE, MALE, UNSPECIFIED = 0, 1, 2
+MENTION_GENDERS = ("female", "male", "unspecified")
+
+
+@dataclass
+class _Entry:
+    """What one token surface means; a token can be several things ("female": noun + modifier)."""
+
+    group: int = -1
+    lemma: str = ""
+    colour: bool = False
+    noun_gender: int = -1
+    person_gender: int = -1
+    possessive: bool = False
+    modifier: bool = False
+    connector: bool = False
+    descent: bool = False
+    diaspora: bool = False
+    garment: bool = False
+    colour_blocker: bool = False
+
+
+@dataclass(frozen=True)
+class Multiword:
+    token_ids: tuple[int, ...]
+    group: int
+    noun_gender: int
+    lemma: str
+
+
+@dataclass
+class IdentityLexicon:
+    """Token tables: index arrays are aligned with `vocab` (one row per token surface)."""
+
+    name: str
+    version: str
+    source: str
+    groups: list[str]
+    group_labels: dict[str, str]
+    aggregates: dict[str, list[str]]
+    vocab: pa.Array
+    lemmas: list[str]
+    group: np.ndarray
+    lemma_id: np.ndarray
+    colour: np.ndarray
+    noun_gender: np.ndarray
+    person_gender: np.ndarray
+    possessive: np.ndarray
+    modifier: np.ndarray
+    connector: np.ndarray
+    descent: np.ndarray
+    diaspora: np.ndarray
+    garment: np.ndarray
+    colour_blocker: np.ndarray
+    of_id: int
+    multiwords: list[Multiword] = field(default_factory=list)
+    candidate_pattern: str = ""
+    neutral_pattern: str = ""
+
+
+COLOUR_BLOCKERS = ("off", "jet", "pure", "snow", "bright", "solid", "all", "matte", "glossy",
+                   "pearl", "true", "ivory", "in", "wearing", "with")
+
+
+def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
+    """Build lookup tables from the TOML; raises UserError on an inconsistent lexicon."""
+    data = load_lexicon("identity", path)
+    groups_table = require(data, "groups")
+    groups = list(groups_table)
+    group_index = {name: i for i, name in enumerate(groups)}
+    aggregates = {k: list(v) for k, v in data.get("aggregates", {}).items()}
+    for aggregate, members in aggregates.items():
+        unknown = [m for m in members if m not in group_index]
+        if unknown:
+            raise UserError(f"identity lexicon: aggregate {aggregate!r} names unknown groups {unknown}")
+
+    entries: dict[str, _Entry] = {}
+    multiwords: list[tuple[tuple[str, ...], int, int, str]] = []
+
+    def entry(surface: str) -> _Entry:
+        return entries.setdefault(surface, _Entry())
+
+    def add_identity(term: str, group: int, noun_gender: int, colour: bool) -> None:
+        words = tuple(term.lower().split())
+        if len(words) > 1:
+            multiwords.append((words, group, noun_gender, " ".join(words)))
+            for word in words:
+                entry(word)
+            return
+        e = entry(words[0])
+        e.group, e.lemma, e.colour = group, words[0], colour
+        if noun_gender >= 0:
+            e.noun_gender = noun_gender
+
+    for group_name, spec in require(data, "terms").items():
+        if group_name not in group_index:
+            raise UserError(f"identity lexicon: [terms.{group_name}] is not a declared group")
+        gi = group_index[group_name]
+        for term in spec.get("adjectives", []):
+            add_identity(term, gi, -1, False)
+        for term in spec.get("colour", []):
+            add_identity(term, gi, -1, True)
+        for term in spec.get("nouns", []):
+            add_identity(term, gi, UNSPECIFIED, False)
+        for term in spec.get("female_nouns", []):
+            add_identity(term, gi, FEMALE, False)
+        for term in spec.get("male_nouns", []):
+            add_identity(term, gi, MALE, False)
+
+    nouns = require(data, "person_nouns")
+    for gender, key in ((FEMALE, "female"), (MALE, "male"), (UNSPECIFIED, "unspecified")):
+        for noun in nouns.get(key, []):
+            for surface, possessive in _noun_forms(noun.lower()):
+                e = entry(surface)
+                if e.person_gender < 0 or not possessive:
+                    e.person_gender, e.possessive = gender, possessive
+    for surface in nouns.get("possessive", []):
+        e = entry(surface.lower())
+        base = surface.lower().rstrip("'").removesuffix("s")
+        base_gender = entries.get(base + "s", entries.get(base, _Entry())).person_gender
+        e.person_gender = base_gender if base_gender >= 0 else UNSPECIFIED
+        e.possessive = True
+
+    grammar = require(data, "grammar")
+    for flag, key in (("modifier", "modifiers"), ("connector", "connectors"),
+                      ("descent", "descent_words"), ("diaspora", "diaspora_suffixes"),
+                      ("garment", "garment_nouns")):
+        for word in grammar.get(key, []):
+            setattr(entry(word.lower()), flag, True)
+    for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
+        entry(word.lower()).colour_blocker = True
+    entry("of")
+
+    vocab = list(entries)
+    index = {surface: i for i, surface in enumerate(vocab)}
+    lemmas = sorted({e.lemma for e in entries.values() if e.lemma} | {m[3] for m in multiwords})
+    lemma_index = {lemma: i for i, lemma in enumerate(lemmas)}
+
+    def column(attr: str, dtype) -> np.ndarray:
+        return np.array([getattr(entries[s], attr) for s in vocab], dtype=dtype)
+
+    identity_terms = [s for s, e in entries.items() if e.group >= 0] + [" ".join(m[0]) for m in multiwords]
+    person_terms = [s for s, e in entries.items() if e.person_gender >= 0]
+    neutral = grammar.get("neutral_phrases", [])
+    return IdentityLexicon(
+        name=data["meta"]["name"],
+        version=str(data["meta"]["version"]),
+        source=data["meta"]["source"],
+        groups=groups,
+        group_labels={g: groups_table[g].get("label", g) for g in groups},
+        aggregates=aggregates,
+        vocab=pa.array(vocab, pa.string()),
+        lemmas=lemmas,
+        group=column("group", np.int16),
+        lemma_id=np.array([lemma_index.get(entries[s].lemma, -1) for s in vocab], np.int32),
+        colour=column("colour", bool),
+        noun_gender=column("noun_gender", np.int8),
+        person_gender=column("person_gender", np.int8),
+        possessive=column("possessive", bool),
+        modifier=column("modifier", bool),
+        connector=column("connector", bool),
+        descent=column("descent", bool),
+        diaspora=column("diaspora", bool),
+        garment=column("garment", bool),
+        colour_blocker=column("colour_blocker", bool),
+        of_id=index["of"],
+        multiwords=sorted(
+            (Multiword(tuple(index[w] for w in words), g, ng, lemma)
+             for words, g, ng, lemma in multiwords),
+            key=lambda m: -len(m.token_ids),
+        ),
+        candidate_pattern=alternation(identity_terms + person_terms),
+        neutral_pattern=alternation(neutral) if neutral else "",
+    )
+
+
+def _noun_forms(noun: str) -> list[tuple[str, bool]]:
+    """A person noun and its possessives: woman, woman's; women, women's; girls, girls'."""
+    forms = [(noun, False), (noun + "'s", True)]
+    if noun.endswith("s"):
+        forms.append((noun + "'", True))
+    return forms

@@ -1,0 +1,37 @@
+"""Load versioned TOML lexicons (package data or a user's file) with clear errors."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from profiler.errors import UserError
+from profiler.resources import resource_path
+
+
+def load_lexicon(name: str, path: str | Path | None = None) -> dict[str, Any]:
+    """Parse a lexicon TOML: the bundled `<name>.toml`, or the user's file at `path`."""
+    source = Path(path) if path else resource_path("lexicons", f"{name}.toml")
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"lexicon file not found: {source} (check the path in your config)") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"lexicon {source} is not valid TOML: {error}") from None
+    meta = data.get("meta", {})
+    if not meta.get("version"):
+        raise UserError(f"lexicon {source} has no [meta] version: add version = \"...\"")
+    data.setdefault("meta", meta).setdefault("name", name)
+    data["meta"]["source"] = str(source) if path else f"builtin:{name}"
+    return data
+
+
+def require(data: dict[str, Any], dotted: str) -> Any:
+    """Fetch a required key, raising a UserError that names the lexicon and the key."""
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise UserError(f"lexicon {data['meta']['source']} lacks [{dotted}]")
+        node = node[part]
+    return node

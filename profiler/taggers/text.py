@@ -1,0 +1,49 @@
+"""Vectorized caption text helpers on pyarrow string arrays (RE2 through pyarrow.compute)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_SEPARATOR = r"[\s\-_]+"
+
+
+def term_pattern(term: str) -> str:
+    """RE2 pattern for one lexicon term: spaces also match hyphens and underscores."""
+    words = term.strip().lower().split()
+    return _SEPARATOR.join(re.sub(r"([^\w])", r"\\\1", word) for word in words)
+
+
+def alternation(terms: Iterable[str], plural: bool = False) -> str:
+    """Whole-word RE2 alternation of terms, longest first; `plural` accepts a trailing s/es."""
+    unique = sorted({t.strip().lower() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
+    if not unique:
+        return r"(?!x)x"  # never matches (RE2 accepts no empty alternation)
+    body = "|".join(term_pattern(t) for t in unique)
+    suffix = "(?:e?s)?" if plural else ""
+    return rf"\b(?:{body}){suffix}\b"
+
+
+def match_mask(captions: pa.Array, pattern: str, ignore_case: bool = True) -> np.ndarray:
+    """Boolean numpy mask of rows whose caption matches; nulls count as no match."""
+    matched = pc.match_substring_regex(captions, pattern, ignore_case=ignore_case)
+    return np.asarray(matched.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def normalize_quotes(lowered: pa.Array) -> pa.Array:
+    """Typographic apostrophes become ASCII so possessives ("women’s") match the lexicon."""
+    return pc.replace_substring_regex(lowered, "[\u2019\u2018\u02bc`´]", "'")
+
+
+def tokenize(lowered: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Split lowered captions into word tokens (keeping apostrophes); returns tokens and row ids."""
+    spaced = pc.replace_substring_regex(lowered, r"[^\w']+", " ")
+    spaced = pc.replace_substring_regex(spaced, r"(?:^|\s)'+", " ")
+    lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(spaced))
+    tokens = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy()
+    return tokens, parents
