@@ -69,6 +69,7 @@ class IdentityTagger(Tagger):
     def describe(self) -> dict:
         return {
             "lexicon": self.lexicon.source,
+            "lexicon_sha256": self.lexicon.sha256,
             "groups": self.lexicon.group_labels,
             "aggregates": self.lexicon.aggregates,
         }

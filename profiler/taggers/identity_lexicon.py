@@ -49,6 +49,7 @@ class IdentityLexicon:
     name: str
     version: str
     source: str
+    sha256: str
     groups: list[str]
     group_labels: dict[str, str]
     aggregates: dict[str, list[str]]
@@ -160,6 +161,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         name=data["meta"]["name"],
         version=str(data["meta"]["version"]),
         source=data["meta"]["source"],
+        sha256=data["meta"]["sha256"],
         groups=groups,
         group_labels={g: groups_table[g].get("label", g) for g in groups},
         aggregates=aggregates,

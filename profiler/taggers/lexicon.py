@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,20 @@ def load_lexicon(name: str, path: str | Path | None = None) -> dict[str, Any]:
     """Parse a lexicon TOML: the bundled `<name>.toml`, or the user's file at `path`."""
     source = Path(path) if path else resource_path("lexicons", f"{name}.toml")
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        raw = source.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise UserError(f"lexicon file not found: {source} (check the path in your config)") from None
-    except tomllib.TOMLDecodeError as error:
+    except IsADirectoryError:
+        raise UserError(f"lexicon path {source} is a folder: give a .toml file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"lexicon {source} is not valid TOML: {error}") from None
     meta = data.get("meta", {})
     if not meta.get("version"):
         raise UserError(f"lexicon {source} has no [meta] version: add version = \"...\"")
     data.setdefault("meta", meta).setdefault("name", name)
     data["meta"]["source"] = str(source) if path else f"builtin:{name}"
+    data["meta"]["sha256"] = hashlib.sha256(raw).hexdigest()[:16]
     return data
 
 

@@ -35,7 +35,7 @@ class SexualTermsTagger(Tagger):
         return {self._meta["name"]: str(self._meta["version"])}
 
     def describe(self) -> dict:
-        return {"lexicon": self._meta["source"]}
+        return {"lexicon": self._meta["source"], "lexicon_sha256": self._meta["sha256"]}
 
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         captions = batch.column(CAPTION)

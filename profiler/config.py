@@ -1,0 +1,144 @@
+"""RunSpec: one profiling run, declared in TOML (pipelines/*.toml) or on the command line.
+
+Every key is checked: a typo or a wrong type is a UserError naming the key and the fix.
+Relative paths in a TOML file resolve against the file's own folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from profiler.errors import UserError
+from profiler.stats import StatsSettings
+from profiler.taggers import DEFAULT_TAGGERS, REGISTRY
+
+DEFAULT_OUT_ROOT = Path("reports")
+
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "run": {"name": str, "out": str, "workers": int, "batch_size": int, "write_tags": bool},
+    "source": {"paths": list, "columns": dict, "sample": dict},
+    "taggers": {"enabled": list, **{name: dict for name in REGISTRY}},
+    "stats": {"min_support": int, "confidence": float, "alpha": float},
+    "report": {"redact_captions": bool, "examples_per_group": int},
+}
+
+
+@dataclass
+class RunSpec:
+    name: str
+    sources: list[str]
+    out: Path
+    taggers: list[str] = field(default_factory=lambda: list(DEFAULT_TAGGERS))
+    tagger_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
+    stats: StatsSettings = field(default_factory=StatsSettings)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    batch_size: int = 65536
+    write_tags: bool = True
+    redact_captions: bool = False
+    examples_per_group: int = 3
+    sample: dict[str, Any] | None = None
+
+    def validate(self) -> RunSpec:
+        if not self.sources:
+            raise UserError("no input given: name parquet files, folders or globs to profile")
+        unknown = [t for t in self.taggers if t not in REGISTRY]
+        if unknown:
+            raise UserError(f"unknown tagger(s) {unknown}: choose from {', '.join(REGISTRY)}")
+        if self.workers < 1 or self.batch_size < 1:
+            raise UserError("workers and batch_size must be positive integers")
+        s = self.stats
+        if s.min_support < 1 or not 0 < s.confidence < 1 or not 0 < s.alpha < 1:
+            raise UserError("stats: min_support >= 1, and confidence and alpha strictly between 0 and 1")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out"] = str(self.out)
+        return data
+
+
+def default_run_name() -> str:
+    return datetime.now(timezone.utc).strftime("profile-%Y%m%d-%H%M%S")
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder: give the path of a .toml file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a UTF-8 text file") from None
+    _check_schema(data, path)
+    return data
+
+
+def _check_schema(data: dict[str, Any], path: Path) -> None:
+    for section, value in data.items():
+        if section not in _SCHEMA:
+            raise UserError(f"{path}: unknown section [{section}]; allowed: {', '.join(_SCHEMA)}")
+        if not isinstance(value, dict):
+            raise UserError(f"{path}: [{section}] must be a table")
+        for key, item in value.items():
+            allowed = _SCHEMA[section]
+            if key not in allowed:
+                raise UserError(
+                    f"{path}: unknown key {key!r} in [{section}]; allowed: {', '.join(allowed)}"
+                )
+            expected = allowed[key]
+            ok = isinstance(item, expected) and not (expected is int and isinstance(item, bool))
+            if expected is float and isinstance(item, int) and not isinstance(item, bool):
+                ok = True
+            if not ok:
+                kind = expected.__name__ if isinstance(expected, type) else expected
+                raise UserError(f"{path}: [{section}] {key} must be a {kind}, got {item!r}")
+
+
+def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) -> RunSpec:
+    """Build a RunSpec from a pipeline TOML; `overrides` (from CLI flags) win."""
+    path = Path(path)
+    data = load_toml(path)
+    base = path.parent
+    run, source = data.get("run", {}), data.get("source", {})
+    taggers, stats, report = data.get("taggers", {}), data.get("stats", {}), data.get("report", {})
+    name = run.get("name") or path.stem
+    spec = RunSpec(
+        name=name,
+        sources=[_resolve(base, p) for p in source.get("paths", [])],
+        out=Path(_resolve(base, run["out"])) if "out" in run else DEFAULT_OUT_ROOT / name,
+        taggers=list(taggers.get("enabled", DEFAULT_TAGGERS)),
+        tagger_settings={k: v for k, v in taggers.items() if k != "enabled"},
+        columns={str(k): str(v) for k, v in source.get("columns", {}).items()},
+        stats=StatsSettings(
+            min_support=stats.get("min_support", 30),
+            confidence=float(stats.get("confidence", 0.95)),
+            alpha=float(stats.get("alpha", 0.05)),
+        ),
+        workers=run.get("workers", os.cpu_count() or 1),
+        batch_size=run.get("batch_size", 65536),
+        write_tags=run.get("write_tags", True),
+        redact_captions=report.get("redact_captions", False),
+        examples_per_group=report.get("examples_per_group", 3),
+        sample=source.get("sample"),
+    )
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            setattr(spec, key, value)
+    return spec
+
+
+def _resolve(base: Path, value: str) -> str:
+    """Resolve a local relative path against the TOML's folder; leave URLs alone."""
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return os.path.normpath(base / value)

@@ -1,0 +1,177 @@
+"""Profile one shard: stream batches, drop unusable rows by reason, tag, count, write parts.
+
+Runs in a worker process; everything it needs arrives as plain data so it pickles cleanly.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from profiler.counts import CountPlan, Counts, count_batch
+from profiler.engine.runfolder import RunFolder
+from profiler.files import atomic_write_json
+from profiler.schema import CAPTION, KEY
+from profiler.sources import ColumnMapping, Shard, read_shard
+from profiler.sources.parquet import MissingColumnsError, shard_num_rows
+from profiler.taggers import Tagger, build_taggers
+from profiler.taggers.identity import GROUPS, PERSON_MENTION, IdentityTagger
+
+SNIPPET_CHARS = 160
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Plain-data description of the work, shipped to a worker process."""
+
+    shard: Shard
+    out: str
+    taggers: tuple[str, ...]
+    tagger_settings_json: str
+    columns: tuple[tuple[str, str], ...]
+    batch_size: int
+    write_tags: bool
+    examples_per_group: int
+
+
+@dataclass
+class ShardResult:
+    shard_id: str
+    rows: int
+    seconds: float
+    error: str | None = None
+
+
+@functools.lru_cache(maxsize=4)
+def cached_taggers(names: tuple[str, ...], settings_json: str) -> tuple[Tagger, ...]:
+    """Built once per worker process: compiling lexicons is the slow part of start-up."""
+    return tuple(build_taggers(names, json.loads(settings_json)))
+
+
+def count_plan(taggers: tuple[Tagger, ...]) -> CountPlan:
+    identity = next((t for t in taggers if isinstance(t, IdentityTagger)), None)
+    groups = tuple(identity.lexicon.groups) if identity else ()
+    aggregates = {k: tuple(v) for k, v in identity.lexicon.aggregates.items()} if identity else {}
+    return CountPlan(
+        groups=groups,
+        aggregates=aggregates,
+        signals=tuple(s for t in taggers for s in t.signals()),
+        scores=tuple(s for t in taggers for s in t.scores()),
+    )
+
+
+def process_shard(job: ShardJob) -> ShardResult:
+    """Profile one shard into the run folder; a failing shard is recorded, never raised."""
+    started = time.perf_counter()
+    folder = RunFolder(Path(job.out))
+    taggers = cached_taggers(job.taggers, job.tagger_settings_json)
+    plan = count_plan(taggers)
+    counts = plan.empty()
+    examples: dict[str, list[dict[str, Any]]] = {}
+    tags_tmp = folder.tags_path(job.shard.id).with_suffix(".parquet.partial")
+    try:
+        writer = None
+        for batch in _batches(job, taggers):
+            counts.read += batch.num_rows
+            usable, reasons = _usable_rows(batch, taggers)
+            counts.skipped.update(reasons)
+            batch = batch.filter(pa.array(usable)) if not usable.all() else batch
+            tags = _tag(batch, taggers)
+            counts = counts.merge(count_batch(tags, plan))
+            _collect_examples(examples, batch, tags, job.examples_per_group)
+            if job.write_tags:
+                if writer is None:
+                    writer = pq.ParquetWriter(tags_tmp, tags.schema, compression="zstd")
+                writer.write_table(tags)
+        if writer is not None:
+            writer.close()
+            tags_tmp.replace(folder.tags_path(job.shard.id))
+    except MissingColumnsError as error:
+        counts = plan.empty()
+        counts.read = error.num_rows
+        counts.skipped.update({f"missing_column:{name}": error.num_rows for name in error.missing[:1]})
+    except Exception as error:  # a corrupt shard must not stop the run
+        tags_tmp.unlink(missing_ok=True)
+        counts = plan.empty()
+        rows = shard_num_rows(job.shard)
+        if rows is not None:
+            counts.read = rows
+            counts.skipped["shard_unreadable"] = rows
+        message = f"{type(error).__name__}: {error}"
+        counts.shards_failed[job.shard.id] = message
+        _write_parts(folder, job.shard.id, counts, {}, done=False)  # retried by the next run
+        return ShardResult(job.shard.id, 0, time.perf_counter() - started, message)
+    counts.shards_completed.append(job.shard.id)
+    _write_parts(folder, job.shard.id, counts, examples)
+    return ShardResult(job.shard.id, counts.read, time.perf_counter() - started)
+
+
+def _batches(job: ShardJob, taggers: tuple[Tagger, ...]):
+    required = [c for t in taggers for c in t.requires]
+    optional = [c for t in taggers for c in t.optional]
+    return read_shard(
+        job.shard, required, optional, ColumnMapping(dict(job.columns)), job.batch_size
+    )
+
+
+def _usable_rows(batch: pa.RecordBatch, taggers: tuple[Tagger, ...]) -> tuple[np.ndarray, Counter]:
+    """Rows every tagger can use; the others are counted by reason."""
+    usable = np.ones(batch.num_rows, bool)
+    reasons: Counter = Counter()
+    if any(CAPTION in t.requires for t in taggers):
+        caption = batch.column(CAPTION)
+        null = np.asarray(caption.is_null().to_numpy(zero_copy_only=False), bool)
+        blank = np.asarray(
+            pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(caption)), 0)
+            .fill_null(False).to_numpy(zero_copy_only=False), bool,
+        )
+        reasons.update({"caption_null": int(null.sum()), "caption_empty": int(blank.sum())})
+        usable &= ~null & ~blank
+    return usable, +reasons
+
+
+def _tag(batch: pa.RecordBatch, taggers: tuple[Tagger, ...]) -> pa.Table:
+    columns: dict[str, pa.Array] = {KEY: batch.column(KEY)}
+    for tagger in taggers:
+        columns.update(tagger.tag(batch))
+    return pa.table(columns)
+
+
+def _collect_examples(examples: dict, batch: pa.RecordBatch, tags: pa.Table, per_group: int) -> None:
+    """Keep the first few person-mention captions per group (snippets for the report)."""
+    if PERSON_MENTION not in tags.column_names or per_group <= 0:
+        return
+    rows = np.flatnonzero(tags.column(PERSON_MENTION).to_numpy(zero_copy_only=False))[:5000]
+    if not len(rows):
+        return
+    picked = pa.array(rows)
+    groups = tags.column(GROUPS).take(picked).to_pylist()
+    captions = batch.column(CAPTION).take(picked).to_pylist()
+    keys = batch.column(KEY).take(picked).to_pylist()
+    extra = {name: tags.column(name).take(picked).to_pylist()
+             for name in ("sexual_terms.level", "dataset.sexual") if name in tags.column_names}
+    for i, row_groups in enumerate(groups):
+        for group in row_groups:
+            bucket = examples.setdefault(group, [])
+            if len(bucket) < per_group:
+                bucket.append({"key": keys[i], "caption": captions[i][:SNIPPET_CHARS],
+                               **{name: values[i] for name, values in extra.items()}})
+
+
+def _write_parts(
+    folder: RunFolder, shard_id: str, counts: Counts, examples: dict, done: bool = True
+) -> None:
+    atomic_write_json(folder.counts_path(shard_id), counts.to_dict())
+    atomic_write_json(folder.examples_path(shard_id), examples)
+    if done:
+        folder.mark_done(shard_id)

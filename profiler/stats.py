@@ -1,0 +1,194 @@
+"""Rates, intervals, rate ratios and tests over merged counts: pure functions, no I/O.
+
+Conventions (stated in the report's methodology):
+- rate: Wilson score interval (statsmodels).
+- group vs all person mentions (the group is a subset of its reference): the rate ratio's
+  interval comes from the delta method on log(p_group / p_reference), with the covariance of
+  the overlap taken into account; the test is Fisher's exact test of the group against the rest
+  of the reference, which is equivalent and uses independent samples.
+- person mentions vs captions with no identity mention (independent samples): statsmodels'
+  log-adjusted ratio interval and Fisher's exact test.
+- Benjamini-Hochberg over every comparison shown, across all signals.
+- cells (or comparison remainders) under `min_support` rows are suppressed, not shown as 0%.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from scipy.stats import fisher_exact, norm
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+from profiler.counts import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, SPECIAL_POPULATIONS, Counts
+
+
+@dataclass(frozen=True)
+class StatsSettings:
+    min_support: int = 30
+    confidence: float = 0.95
+    alpha: float = 0.05
+
+
+@dataclass
+class Cell:
+    """One population x gender x signal: its rate and, where defined, its comparison."""
+
+    population: str
+    gender: str
+    signal: str
+    n: int
+    k: int
+    suppressed: bool
+    rate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    reference: str | None = None
+    rate_ratio: float | None = None
+    rr_low: float | None = None
+    rr_high: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    significant: bool | None = None
+    comparison_note: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
+    return float(low), float(high)
+
+
+def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: float = 0.95):
+    """Rate ratio of a group to its whole reference (group + rest), with a delta-method interval.
+
+    log RR = log p_g - log(w p_g + (1 - w) p_r), w = n_g / (n_g + n_r); p_g and p_r are
+    independent. Zero cells get the Haldane-Anscombe +0.5 for the interval only.
+    """
+    n_ref, k_ref = n_g + n_rest, k_g + k_rest
+    if n_g == 0 or n_rest == 0 or k_ref == 0:
+        return None, None, None
+    estimate = (k_g / n_g) / (k_ref / n_ref)
+    zero = min(k_g, n_g - k_g, k_rest, n_rest - k_rest) == 0
+    c = 0.5 if zero else 0.0
+    p_g = (k_g + c) / (n_g + 2 * c)
+    p_r = (k_rest + c) / (n_rest + 2 * c)
+    w = n_g / n_ref
+    p_all = w * p_g + (1 - w) * p_r
+    var = (1 / p_g - w / p_all) ** 2 * p_g * (1 - p_g) / n_g
+    var += ((1 - w) / p_all) ** 2 * p_r * (1 - p_r) / n_rest
+    z = norm.ppf(0.5 + confidence / 2)
+    centre = math.log(p_g / p_all)
+    half = z * math.sqrt(var)
+    return estimate, math.exp(centre - half), math.exp(centre + half)
+
+
+def independent_rate_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95):
+    """Rate ratio of two independent samples with statsmodels' log-adjusted interval."""
+    if n1 == 0 or n2 == 0 or k2 == 0:
+        return None, None, None
+    low, high = confint_proportions_2indep(
+        k1, n1, k2, n2, compare="ratio", method="log-adjusted", alpha=1 - confidence
+    )
+    return (k1 / n1) / (k2 / n2), float(low), float(high)
+
+
+def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+
+
+def compute_cells(counts: Counts, settings: StatsSettings = StatsSettings()) -> list[Cell]:
+    """Every population x gender x signal cell with its rate; comparisons where defined."""
+    cells: list[Cell] = []
+    for signal in counts.signals:
+        for population in counts.populations:
+            for gender in GENDER_AXIS:
+                if counts.population_rows(population, gender) == 0 and gender != ANY_GENDER:
+                    continue
+                cells.append(_cell(counts, population, gender, signal, settings))
+    _adjust(cells, settings.alpha)
+    return cells
+
+
+def _cell(counts: Counts, population: str, gender: str, signal: str, s: StatsSettings) -> Cell:
+    n, k = counts.cell(population, gender, signal)
+    cell = Cell(population, gender, signal, n, k, suppressed=n < s.min_support)
+    if cell.suppressed:
+        return cell
+    cell.rate = k / n
+    cell.ci_low, cell.ci_high = wilson(k, n, s.confidence)
+    if population == PERSON:
+        _compare_independent(cell, counts, s)
+    elif population not in SPECIAL_POPULATIONS:
+        _compare_to_reference(cell, counts, s)
+    return cell
+
+
+def _compare_to_reference(cell: Cell, counts: Counts, s: StatsSettings) -> None:
+    n_ref, k_ref = counts.cell(PERSON, cell.gender, cell.signal)
+    n_rest, k_rest = n_ref - cell.n, k_ref - cell.k
+    cell.reference = PERSON
+    if n_rest < s.min_support:
+        cell.comparison_note = "rest of the reference below minimum support"
+        return
+    cell.rate_ratio, cell.rr_low, cell.rr_high = subset_rate_ratio(
+        cell.k, cell.n, k_rest, n_rest, s.confidence
+    )
+    cell.p_value = fisher_p(cell.k, cell.n, k_rest, n_rest)
+
+
+def _compare_independent(cell: Cell, counts: Counts, s: StatsSettings) -> None:
+    n_ref, k_ref = counts.cell(NO_IDENTITY, cell.gender, cell.signal)
+    cell.reference = NO_IDENTITY
+    if n_ref < s.min_support:
+        cell.comparison_note = "reference below minimum support"
+        return
+    cell.rate_ratio, cell.rr_low, cell.rr_high = independent_rate_ratio(
+        cell.k, cell.n, k_ref, n_ref, s.confidence
+    )
+    cell.p_value = fisher_p(cell.k, cell.n, k_ref, n_ref)
+
+
+def _adjust(cells: list[Cell], alpha: float) -> None:
+    """Benjamini-Hochberg q-values over every comparison made in the run."""
+    tested = [c for c in cells if c.p_value is not None]
+    if not tested:
+        return
+    reject, q, _, _ = multipletests([c.p_value for c in tested], alpha=alpha, method="fdr_bh")
+    for cell, q_value, rejected in zip(tested, q, reject, strict=True):
+        cell.q_value, cell.significant = float(q_value), bool(rejected)
+
+
+def headline_findings(
+    cells: list[Cell], labels: dict[str, str], signal_labels: dict[str, str], limit: int = 6
+) -> list[dict]:
+    """The largest significant over-representations, in plain words, strongest first."""
+    elevated = [
+        c for c in cells
+        if c.significant and c.rate_ratio and c.rate_ratio > 1 and c.population != PERSON
+    ]
+    elevated.sort(key=lambda c: (-(c.rr_low or 0), c.population))
+    findings = []
+    for c in elevated[:limit]:
+        who = labels.get(c.population, c.population)
+        if c.gender != ANY_GENDER:
+            who = f"{who} ({c.gender})"
+        findings.append({
+            "population": c.population, "gender": c.gender, "signal": c.signal,
+            "text": (
+                f"Captions mentioning {who} people are flagged by "
+                f"'{signal_labels.get(c.signal, c.signal)}' "
+                f"{c.rate_ratio:.1f}x as often as all person mentions "
+                f"({c.rate:.1%} of {c.n:,} rows; 95% CI of the ratio {c.rr_low:.2f}-{c.rr_high:.2f},"
+                f" q = {c.q_value:.2g})."
+            ),
+        })
+    return findings
+
+
+def to_records(cells: list[Cell]) -> list[dict]:
+    return [c.as_dict() for c in cells]
+
