@@ -7,7 +7,6 @@ Relative paths in a TOML file resolve against the file's own folder.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from profiler.errors import UserError
 from profiler.stats import StatsSettings
 from profiler.taggers import DEFAULT_TAGGERS, REGISTRY
+from profiler.tomlcompat import tomllib
 
 DEFAULT_OUT_ROOT = Path("reports")
 

@@ -224,7 +224,7 @@ def _memberships(tags: pa.Table, plan: CountPlan, n_populations: int):
     mention_pairs = [(owner, 1, 0), (owner, 1, m_gender),
                      (owner, base + group, 0), (owner, base + group, m_gender)]
     group_index = {g: i for i, g in enumerate(plan.groups)}
-    for a, (name, members) in enumerate(plan.aggregates.items()):
+    for a, members in enumerate(plan.aggregates.values()):
         pop = base + len(plan.groups) + a
         member = np.isin(group, [group_index[m] for m in members])
         mention_pairs += [(owner[member], pop, 0), (owner[member], pop, m_gender[member])]

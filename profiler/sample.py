@@ -8,7 +8,6 @@ background", "Japanese maple") are mixed in and must not count as person mention
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +42,8 @@ PRODUCTS = ["Stainless steel water bottle 750ml", "Wooden coffee table with stor
             "Vintage travel poster print", "Cotton bed sheets, queen size", "Garden hose reel cart"]
 TRAPS = ["Black Friday sale: {p}", "{p} on a white background", "Indian ink drawing set",
          "Chinese manufacturer of {p}", "Mexican Loteria prints, set of 4", "Japanese maple tree in autumn",
-         "French door with brass handles", "Black Women's Running Shoes, size 8", "Nude lipstick, matte finish",
+         "French door with brass handles", "Black Women's Running Shoes, size 8",
+         "Nude lipstick, matte finish",
          "Black and white photo of a woman at a window"]
 
 # Planted probabilities per (group, gender): image flagged by the dataset (punsafe >= 0.5),

@@ -165,14 +165,20 @@ def _adjust(cells: list[Cell], alpha: float) -> None:
 def headline_findings(
     cells: list[Cell], labels: dict[str, str], signal_labels: dict[str, str], limit: int = 6
 ) -> list[dict]:
-    """The largest significant over-representations, in plain words, strongest first."""
+    """The largest significant over-representations, in plain words, strongest first.
+
+    One line per population x gender (its strongest signal by the interval's lower bound).
+    """
     elevated = [
         c for c in cells
         if c.significant and c.rate_ratio and c.rate_ratio > 1 and c.population != PERSON
     ]
     elevated.sort(key=lambda c: (-(c.rr_low or 0), c.population))
+    strongest: dict[tuple[str, str], Cell] = {}
+    for c in elevated:
+        strongest.setdefault((c.population, c.gender), c)  # one finding per population x gender
     findings = []
-    for c in elevated[:limit]:
+    for c in list(strongest.values())[:limit]:
         who = labels.get(c.population, c.population)
         if c.gender != ANY_GENDER:
             who = f"{who} ({c.gender})"

@@ -50,13 +50,21 @@ def render_html(document: dict[str, Any], examples: dict[str, list], redact: boo
     env.filters["pct"] = lambda v: "—" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v: "—" if v is None else f"{v:,}"
     env.filters["ratio"] = lambda v: "—" if v is None else f"{v:.2f}"
-    env.filters["pval"] = lambda v: "—" if v is None else (f"{v:.1e}" if v < 1e-3 else f"{v:.3f}")
+    env.filters["pval"] = _format_p
     template = env.get_template("report.html.j2")
     return template.render(
         doc=document, csp=CSP, signals=_signal_views(document), examples=examples, redact=redact,
         labels={p: v["label"] for p, v in document["populations"].items()},
         genders=INTERSECTION_GENDERS,
     )
+
+
+def _format_p(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value < 1e-300:
+        return "<1e-300"
+    return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
 
 
 def _signal_views(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,7 +79,8 @@ def _signal_views(document: dict[str, Any]) -> list[dict[str, Any]]:
         overall = [c for c in cells if c["gender"] == ANY_GENDER]
         scale = max([c["ci_high"] or 0 for c in overall] + [0.01])
         groups = sorted(
-            (c for c in overall if kinds.get(c["population"]) in ("group", "aggregate")),
+            (c for c in overall
+             if kinds.get(c["population"]) in ("group", "aggregate") and c["n"] > 0),
             key=lambda c: (c["suppressed"], -(c["rate"] or 0), c["population"]),
         )
         references = [c for c in overall if kinds.get(c["population"]) in ("reference", "all")]

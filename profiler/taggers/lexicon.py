@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from profiler.errors import UserError
 from profiler.resources import resource_path
+from profiler.tomlcompat import tomllib
 
 
 def load_lexicon(name: str, path: str | Path | None = None) -> dict[str, Any]:
