@@ -2,7 +2,7 @@
 
 Vectorized in three steps: one RE2 pass over all captions finds candidates (an identity term or
 a person noun); only candidates are tokenized; token ids then go through numpy rules (window
-to a person noun, colour-word restrictions, possessive and garment checks), never a Python loop
+to a person noun, colour-word restrictions, possessive and product-noun checks), never a Python loop
 per caption.
 """
 
@@ -133,7 +133,7 @@ class IdentityTagger(Tagger):
         next_is_person = _shift(person_gender >= 0, parent, 1, False)
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         possessive = attr(lex.possessive, False)
-        garment_next = _shift(attr(lex.garment, False), parent, 1, False)
+        product_next = _shift(attr(lex.product, False), parent, 1, False)
         is_identity = group >= 0
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
 
@@ -144,8 +144,8 @@ class IdentityTagger(Tagger):
             & ~possessive[noun_pos]
             & ~_shift(attr(lex.colour_blocker, False), parent, -1, False)
         )
-        adjective_ok = (found_at >= 0) & ~(possessive[noun_pos] & garment_next[noun_pos])
-        adjective_ok &= ~garment_next[noun_pos] | ~colour
+        adjective_ok = (found_at >= 0) & ~(possessive[noun_pos] & product_next[noun_pos])
+        adjective_ok &= ~product_next[noun_pos] | ~colour
         adjective_ok &= ~colour | is_colour_ok
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
         descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender)

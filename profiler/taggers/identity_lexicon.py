@@ -30,7 +30,7 @@ class _Entry:
     connector: bool = False
     descent: bool = False
     diaspora: bool = False
-    garment: bool = False
+    product: bool = False
     colour_blocker: bool = False
 
 
@@ -65,7 +65,7 @@ class IdentityLexicon:
     connector: np.ndarray
     descent: np.ndarray
     diaspora: np.ndarray
-    garment: np.ndarray
+    product: np.ndarray
     colour_blocker: np.ndarray
     of_id: int
     multiwords: list[Multiword] = field(default_factory=list)
@@ -139,7 +139,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     grammar = require(data, "grammar")
     for flag, key in (("modifier", "modifiers"), ("connector", "connectors"),
                       ("descent", "descent_words"), ("diaspora", "diaspora_suffixes"),
-                      ("garment", "garment_nouns")):
+                      ("product", "product_nouns")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
@@ -177,7 +177,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         connector=column("connector", bool),
         descent=column("descent", bool),
         diaspora=column("diaspora", bool),
-        garment=column("garment", bool),
+        product=column("product", bool),
         colour_blocker=column("colour_blocker", bool),
         of_id=index["of"],
         multiwords=sorted(
