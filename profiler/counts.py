@@ -98,7 +98,9 @@ class Counts:
 
     def to_dict(self) -> dict[str, Any]:
         cells = []
-        for p, g in zip(*np.nonzero(self.rows_in), strict=True):
+        present = (self.rows_in > 0) | self.observed.any(axis=2) | self.positive.any(axis=2)
+        present |= self.hist.any(axis=(2, 3))
+        for p, g in zip(*np.nonzero(present), strict=True):
             cells.append({
                 "population": self.populations[p], "gender": GENDER_AXIS[g],
                 "rows": int(self.rows_in[p, g]),

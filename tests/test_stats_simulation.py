@@ -194,15 +194,15 @@ def test_benjamini_hochberg_controls_fdr_with_power():
     groups = [f"g{i:02d}" for i in range(20)]
     elevated = np.zeros(20, bool)
     elevated[:5] = True
-    n_group, p0, p1 = 800, 0.10, 0.17
+    n_group, p0, p1 = 400, 0.10, 0.20
     # An unlisted part of the reference at a slightly lower rate, chosen so that every null
     # group's "rest" (reference minus the group) has exactly rate p0 in expectation:
     # 5 n (p1 - p0) + n_extra (p_extra - p0) = 0. Then the 15 null groups are exact nulls of
     # Fisher's test against the rest, and a rejection among them is a false discovery.
-    n_extra = 20000
+    n_extra = 4000
     p_extra = p0 - 5 * n_group * (p1 - p0) / n_extra
     settings = StatsSettings(min_support=30, confidence=0.95, alpha=0.05)
-    runs, fdp, power, null_rejections = 400, [], [], 0
+    runs, fdp, power, null_rejections = 300, [], [], 0
     for _ in range(runs):
         k_g = rng.binomial(n_group, np.where(elevated, p1, p0))
         k_extra = int(rng.binomial(n_extra, p_extra))
@@ -225,8 +225,8 @@ def test_benjamini_hochberg_controls_fdr_with_power():
 def test_global_null_rarely_discovers_anything():
     rng = np.random.default_rng(5)
     groups = [f"g{i:02d}" for i in range(20)]
-    sizes = rng.integers(200, 1500, size=20)
-    runs, any_discovery, p_small = 400, 0, 0
+    sizes = rng.integers(200, 800, size=20)
+    runs, any_discovery, p_small = 300, 0, 0
     for _ in range(runs):
         k_g = rng.binomial(sizes, 0.12)
         cells = compute_cells(_counts_one_gender(groups, sizes, k_g), StatsSettings())
@@ -337,7 +337,9 @@ def test_invariants_on_random_counts():
             if c.suppressed:
                 assert c.rate is None and c.p_value is None and c.q_value is None
                 continue
-            assert 0 <= c.ci_low <= c.rate <= c.ci_high <= 1, c
+            assert 0 <= c.ci_low and c.ci_high <= 1, c
+            # 1e-12: Wilson's bound at k = 0 or k = n is off by an ulp (see the xfail below).
+            assert c.ci_low - 1e-12 <= c.rate <= c.ci_high + 1e-12, c
             if c.rate_ratio is not None:
                 assert c.rr_low > 0 and np.isfinite(c.rr_high)
                 if c.k == 0:
@@ -363,6 +365,15 @@ def test_zero_numerator_ratio_outside_its_interval():
     # (from the +0.5-adjusted counts) is about (0.006, 1.54), so it excludes its own estimate.
     estimate, low, high = subset_rate_ratio(0, 100, 50, 900, 0.95)
     assert low <= estimate <= high
+
+
+@pytest.mark.xfail(strict=True, reason="Wilson bound at k = 0 / k = n misses the rate by an ulp")
+def test_wilson_extreme_counts_contain_their_rate_exactly():
+    # statsmodels' Wilson formula rounds: wilson(0, 50) has low ~6.9e-18 > 0 and
+    # wilson(57, 57) has high 0.9999999999999998 < 1, so 'ci_low <= rate <= ci_high' fails.
+    low0, _ = wilson(0, 50)
+    _, high1 = wilson(57, 57)
+    assert low0 <= 0.0 and high1 >= 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,9 +447,9 @@ def _planted_table(rng, n_rows: int):
 def _members(population: str, gender: str, mentions: list[str], row_gender: str) -> bool:
     """Independent reimplementation of who is in a population x gender cell."""
     if population == "all":
-        return gender == ANY_GENDER or gender == row_gender
+        return gender in (ANY_GENDER, row_gender)
     if population == NO_IDENTITY:
-        return not mentions and (gender == ANY_GENDER or gender == row_gender)
+        return not mentions and gender in (ANY_GENDER, row_gender)
     pairs = [m.split(":") for m in mentions]
     if population != PERSON:
         pairs = [(g, s) for g, s in pairs if g == population]
