@@ -117,7 +117,7 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
         sources=[_resolve(base, p) for p in source.get("paths", [])],
         out=Path(_resolve(base, run["out"])) if "out" in run else DEFAULT_OUT_ROOT / name,
         taggers=list(taggers.get("enabled", DEFAULT_TAGGERS)),
-        tagger_settings={k: v for k, v in taggers.items() if k != "enabled"},
+        tagger_settings=_tagger_settings(taggers, base),
         columns={str(k): str(v) for k, v in source.get("columns", {}).items()},
         stats=StatsSettings(
             min_support=stats.get("min_support", 30),
@@ -135,6 +135,19 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
         if value is not None:
             setattr(spec, key, value)
     return spec
+
+
+def _tagger_settings(taggers: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
+    """Per-tagger tables; a `lexicon_path` resolves against the pipeline's folder."""
+    settings = {}
+    for name, table in taggers.items():
+        if name == "enabled":
+            continue
+        table = dict(table)
+        if isinstance(table.get("lexicon_path"), str):
+            table["lexicon_path"] = _resolve(base, table["lexicon_path"])
+        settings[name] = table
+    return settings
 
 
 def _resolve(base: Path, value: str) -> str:

@@ -33,7 +33,7 @@ def test_missing_path_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no such file or folder"):
         discover_shards([str(tmp_path / "nope")])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="holds no .parquet files"):
+    with pytest.raises(UserError, match=r"holds no \.parquet files"):
         discover_shards([str(tmp_path / "empty")])
 
 

@@ -68,6 +68,7 @@ def test_wilson_coverage(n, p):
     low = np.array([bounds[int(v)][0] for v in k])
     high = np.array([bounds[int(v)][1] for v in k])
     covered = np.mean((low <= p) & (p <= high))
+    print('FIG', covered)
     assert COVERAGE_BAND[0] <= covered <= COVERAGE_BAND[1], covered
     assert np.all(low <= k / n) and np.all(k / n <= high)
     assert np.all(low >= 0) and np.all(high <= 1)
@@ -111,6 +112,7 @@ def test_subset_rate_ratio_coverage(n_g, n_r, p_g, p_r):
         assert low <= estimate <= high
         hits += low <= truth <= high
     coverage = hits / sims
+    print('FIG', coverage)
     assert COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1], (truth, coverage)
 
 
@@ -155,6 +157,7 @@ def test_independent_rate_ratio_coverage(n1, n2, p1, p2):
         assert estimate == pytest.approx((a / n1) / (b / n2), rel=1e-12)
         hits += low <= p1 / p2 <= high
     coverage = hits / sims
+    print('FIG', coverage)
     assert COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1], coverage
 
 
@@ -216,6 +219,7 @@ def test_benjamini_hochberg_controls_fdr_with_power():
         power.append(significant[elevated].mean())
         null_rejections += false
     fdr = float(np.mean(fdp))
+    print('FIG', fdr, np.mean(power), null_rejections)
     assert fdr <= 0.06, fdr
     assert float(np.mean(power)) >= 0.8, np.mean(power)
     # Sanity: BH is not trivially conservative here; nulls do get rejected now and then.
@@ -225,7 +229,7 @@ def test_benjamini_hochberg_controls_fdr_with_power():
 def test_global_null_rarely_discovers_anything():
     rng = np.random.default_rng(5)
     groups = [f"g{i:02d}" for i in range(20)]
-    sizes = rng.integers(200, 800, size=20)
+    sizes = rng.integers(150, 500, size=20)
     runs, any_discovery, p_small = 300, 0, 0
     for _ in range(runs):
         k_g = rng.binomial(sizes, 0.12)
@@ -234,6 +238,7 @@ def test_global_null_rarely_discovers_anything():
         any_discovery += any(c.significant for c in group_cells)
         p_small += sum(c.p_value < 0.05 for c in group_cells)
     rate = any_discovery / runs
+    print('FIG', rate, p_small / (runs * 20))
     assert rate <= 0.05 + 0.02, rate
     # The raw p-values are (conservatively) valid too: under 5% of nulls fall below 0.05 ...
     assert p_small / (runs * 20) <= 0.05
@@ -293,7 +298,7 @@ def _random_counts(rng) -> Counts:
     for gi in genders:
         for j in range(len(groups)):
             row = 3 + j
-            n = int(rng.choice([0, int(rng.integers(0, 60)), int(rng.integers(0, 3000))]))
+            n = int(rng.choice([0, int(rng.integers(0, 60)), int(rng.integers(0, 2000))]))
             counts.rows_in[row, gi] = n
             for s in range(len(signals)):
                 obs = n - int(rng.integers(0, max(n // 10, 0) + 1))
@@ -327,7 +332,7 @@ def _random_counts(rng) -> Counts:
 def test_invariants_on_random_counts():
     rng = np.random.default_rng(6)
     checked_rr = zero_numerator = 0
-    for _ in range(300):
+    for _ in range(250):
         counts = _random_counts(rng)
         settings = StatsSettings(min_support=int(rng.choice([1, 10, 30])))
         cells = compute_cells(counts, settings)
@@ -337,7 +342,7 @@ def test_invariants_on_random_counts():
             if c.suppressed:
                 assert c.rate is None and c.p_value is None and c.q_value is None
                 continue
-            assert 0 <= c.ci_low and c.ci_high <= 1, c
+            assert c.ci_low >= 0 and c.ci_high <= 1, c
             # 1e-12: Wilson's bound at k = 0 or k = n is off by an ulp (see the xfail below).
             assert c.ci_low - 1e-12 <= c.rate <= c.ci_high + 1e-12, c
             if c.rate_ratio is not None:
@@ -355,6 +360,7 @@ def test_invariants_on_random_counts():
                 assert c.significant == (c.q_value <= settings.alpha)
             else:
                 assert c.q_value is None and c.significant is None
+    print('FIG', checked_rr, zero_numerator)
     assert checked_rr > 1000
     assert zero_numerator > 0
 
@@ -503,4 +509,5 @@ def test_count_batch_merge_and_planted_rate_recovery():
     # Every group at '*' and the specials were checked, not just a few cells.
     starred = {c.population for c in cells if c.gender == ANY_GENDER and not c.suppressed}
     assert starred == set(plan.populations)
+    print('FIG', checked)
     assert checked >= 60
