@@ -108,6 +108,7 @@ class Timing:
     rows: int
     seconds: list[float]
     note: str = ""
+    busy_before: float = 0.0  # share of the machine's CPU in use just before (other users)
 
     @property
     def best(self) -> float:
@@ -116,6 +117,29 @@ class Timing:
     @property
     def rows_per_s(self) -> float:
         return self.rows / self.best
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all cores in use over `seconds` (from /proc/stat): other load on the machine."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="utf-8") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    total, idle = sample()
+    time.sleep(seconds)
+    total2, idle2 = sample()
+    return 1 - (idle2 - idle) / max(total2 - total, 1)
+
+
+def wait_for_quiet(max_wait: float, threshold: float = 0.15) -> float:
+    """Wait (up to max_wait s) until the machine is nearly idle; returns the last busy share."""
+    deadline = time.monotonic() + max_wait
+    busy = cpu_busy()
+    while busy > threshold and time.monotonic() < deadline:
+        busy = cpu_busy()
+    return busy
 
 
 def best_of(name: str, rows: int, repeats: int, run: Callable[[], Any], note: str = "") -> Timing:
@@ -174,19 +198,21 @@ def profile_in_child(folder: str, write_tags: bool, repeats: int) -> dict[str, A
     started = time.perf_counter()
     cached_taggers(TAGGERS, json.dumps({}))
     startup = time.perf_counter() - started
-    seconds, rows = [], 0
+    seconds, cpu, rows = [], [], 0
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         for repeat in range(repeats):
             out = Path(tmp) / f"run-{repeat}"
-            begun = time.perf_counter()
+            begun, cpu_begun = time.perf_counter(), time.process_time()
             results = profile_shards(Path(folder), out, write_tags)
             seconds.append(time.perf_counter() - begun)
+            cpu.append(time.process_time() - cpu_begun)
             rows = sum(r.rows for r in results)
             tags_bytes = sum(p.stat().st_size for p in (out / "tags").glob("*.parquet"))
             person_rows = _person_mentions(out)
             shutil.rmtree(out)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "rows": rows, "tagger_startup_s": startup,
+    cores = cpu[seconds.index(min(seconds))] / min(seconds)
+    return {"seconds": seconds, "cores_used": cores, "rows": rows, "tagger_startup_s": startup,
             "peak_rss_mib": peak_kb / 1024, "tags_bytes": tags_bytes, "person_rows": person_rows}
 
 
@@ -215,17 +241,21 @@ def run_engine(folder: Path, workers: int) -> float:
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         spec = RunSpec(name="bench", sources=[str(folder)], out=Path(tmp) / "run",
                        workers=workers, write_tags=False)
+        shard_seconds: list[float] = []
         started = time.perf_counter()
-        result = run_profile(spec)
+        result = run_profile(spec, on_shard=lambda r: shard_seconds.append(r.seconds))
         seconds = time.perf_counter() - started
         if result.counts.shards_failed:
             raise RuntimeError(f"run_profile shards failed: {result.counts.shards_failed}")
-    return seconds
+    return seconds, sum(shard_seconds) / len(shard_seconds)
 
 
 def measure_engine(folder: Path, rows: int, workers: int, repeats: int) -> Timing:
-    seconds = [run_engine(folder, workers) for _ in range(repeats)]
-    note = "run_profile: start-up, tagger build, merge, stats, report"
+    runs = [run_engine(folder, workers) for _ in range(repeats)]
+    seconds = [total for total, _ in runs]
+    per_shard = runs[seconds.index(min(seconds))][1]
+    note = (f"run_profile (start-up, tagger build, merge, stats, report); "
+            f"mean {per_shard:.2f}s per shard inside a worker")
     return Timing(f"engine end to end, {workers} worker(s)", rows, seconds, note)
 
 
@@ -441,7 +471,7 @@ def machine() -> dict[str, Any]:
 
 def child_timing(name: str, rows: int, data: dict[str, Any]) -> Timing:
     note = (f"in a fresh process; peak RSS {data['peak_rss_mib']:.0f} MiB; "
-            f"tagger build {data['tagger_startup_s']:.2f}s not timed")
+            f"{data['cores_used']:.2f} cores busy; tagger build {data['tagger_startup_s']:.2f}s untimed")
     return Timing(name, rows, data["seconds"], note)
 
 
@@ -461,6 +491,7 @@ def to_json(timings: list[Timing], floor: Timing, loop: Timing) -> list[dict[str
         "best_s": round(t.best, 4), "rows_per_s": round(t.rows_per_s),
         "ratio_vs_pyarrow_read": round(t.rows_per_s / floor.rows_per_s, 4),
         "ratio_vs_python_loop": round(t.rows_per_s / loop.rows_per_s, 2), "note": t.note,
+        "machine_busy_before": round(t.busy_before, 3),
     } for t in timings]
 
 
@@ -482,7 +513,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="rows timed with the pure-Python loop (default 100k)")
     parser.add_argument("--engine-repeats", type=int, default=3,
                         help="best of N for run_profile end to end (default 3)")
+    parser.add_argument("--quiet-wait", type=float, default=60,
+                        help="seconds to wait for an idle machine before each measurement")
     return parser.parse_args(argv)
+
+
+def measure_all(args: argparse.Namespace, folder: Path) -> tuple[list[Timing], dict, Counter]:
+    """Every measurement, each after waiting for the shared machine to be (nearly) idle."""
+    files = parquet_files(folder)
+    read_captions(files)  # warm the page cache: every measurement reads from memory
+    busy = wait_for_quiet(args.quiet_wait)
+    floor = best_of("pyarrow caption read (baseline A, floor)", args.rows, args.repeats,
+                    lambda: read_captions(files), "iter_batches(columns=['TEXT']), every shard")
+    floor.busy_before = busy
+    busy = wait_for_quiet(args.quiet_wait)
+    loop, loop_counts = measure_python_loop(folder, min(args.loop_rows, args.rows), args.repeats)
+    loop.busy_before = busy
+    print(f"baseline A {floor.rows_per_s:,.0f} rows/s; baseline B {loop.rows_per_s:,.0f} rows/s",
+          flush=True)
+    children, timings = {}, [floor]
+    for write_tags, name in ((False, "process_shard x8, 1 process (read+tag+count)"),
+                             (True, "process_shard x8, 1 process, + write tags")):
+        busy = wait_for_quiet(args.quiet_wait)
+        children[write_tags] = measure_in_child(folder, write_tags, args.repeats)
+        timings.append(child_timing(name, args.rows, children[write_tags]))
+        timings[-1].busy_before = busy
+    for workers in (1, 2):
+        busy = wait_for_quiet(args.quiet_wait)
+        timings.append(measure_engine(folder, args.rows, workers, args.engine_repeats))
+        timings[-1].busy_before = busy
+    return [*timings, loop], children, loop_counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -493,39 +553,27 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     folder = build_dataset(args.rows)
-    files = parquet_files(folder)
-    print(f"dataset: {folder} ({len(files)} shards, {args.rows:,} rows)", flush=True)
-    read_captions(files)  # warm the page cache: every measurement reads from memory
-
-    floor = best_of("pyarrow caption read (baseline A, floor)", args.rows, args.repeats,
-                    lambda: read_captions(files), "iter_batches(columns=['TEXT']), every shard")
-    loop, loop_counts = measure_python_loop(folder, min(args.loop_rows, args.rows), args.repeats)
-    print(f"baseline A {floor.rows_per_s:,.0f} rows/s; baseline B {loop.rows_per_s:,.0f} rows/s",
+    print(f"dataset: {folder} ({len(parquet_files(folder))} shards, {args.rows:,} rows)",
           flush=True)
-    no_tags = measure_in_child(folder, False, args.repeats)
-    with_tags = measure_in_child(folder, True, args.repeats)
-    timings = [
-        floor,
-        child_timing("process_shard x8, 1 process (read+tag+count)", args.rows, no_tags),
-        child_timing("process_shard x8, 1 process, + write tags", args.rows, with_tags),
-        measure_engine(folder, args.rows, 1, args.engine_repeats),
-        measure_engine(folder, args.rows, 2, args.engine_repeats),
-        loop,
-    ]
+    load_before = os.getloadavg()
+    timings, children, loop_counts = measure_all(args, folder)
+    floor, loop = timings[0], timings[-1]
     print(table(timings, floor, loop))
     result = {
-        "command": "python bench/caption_profile.py " + " ".join(sys.argv[1:]),
-        "rows": args.rows, "shards": len(files), "row_group_size": ROW_GROUP,
+        "command": ".venv/bin/python bench/caption_profile.py " + " ".join(sys.argv[1:]),
+        "rows": args.rows, "shards": len(parquet_files(folder)), "row_group_size": ROW_GROUP,
         "repeats": args.repeats, "engine_repeats": args.engine_repeats,
         "machine": machine(),
+        "loadavg": {"before": load_before, "after": os.getloadavg()},
         "results": to_json(timings, floor, loop),
         "single_process": {
-            "peak_rss_mib": {"read_tag_count": round(no_tags["peak_rss_mib"], 1),
-                             "with_write_tags": round(with_tags["peak_rss_mib"], 1)},
-            "tagger_startup_s": round(no_tags["tagger_startup_s"], 3),
-            "tags_parquet_bytes": with_tags["tags_bytes"],
+            "peak_rss_mib": {"read_tag_count": round(children[False]["peak_rss_mib"], 1),
+                             "with_write_tags": round(children[True]["peak_rss_mib"], 1)},
+            "cores_used": round(children[False]["cores_used"], 2),
+            "tagger_startup_s": round(children[False]["tagger_startup_s"], 3),
+            "tags_parquet_bytes": children[True]["tags_bytes"],
         },
-        "person_mention_rows": agreement(loop_counts, no_tags["person_rows"],
+        "person_mention_rows": agreement(loop_counts, children[False]["person_rows"],
                                          args.rows / loop.rows),
         "total_s": round(time.perf_counter() - started, 1),
     }

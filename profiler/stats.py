@@ -10,16 +10,15 @@ Conventions (stated in the report's methodology):
   log-adjusted ratio interval and Fisher's exact test.
 - Benjamini-Hochberg over every comparison shown, across all signals.
 - cells (or comparison remainders) under `min_support` rows are suppressed, not shown as 0%.
+
+scipy and statsmodels are imported inside the functions: they take a second to import, and
+shard workers (which only count) never need them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-
-from scipy.stats import fisher_exact, norm
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from profiler.counts import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, SPECIAL_POPULATIONS, Counts
 
@@ -58,8 +57,12 @@ class Cell:
 
 
 def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
-    return float(low), float(high)
+    rate = k / n
+    # Clamp floating-point dust: at k = 0 or k = n the bound must equal the rate exactly.
+    return float(max(min(low, rate), 0.0)), float(min(max(high, rate), 1.0))
 
 
 def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: float = 0.95):
@@ -80,23 +83,35 @@ def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: 
     p_all = w * p_g + (1 - w) * p_r
     var = (1 / p_g - w / p_all) ** 2 * p_g * (1 - p_g) / n_g
     var += ((1 - w) / p_all) ** 2 * p_r * (1 - p_r) / n_rest
+    from scipy.stats import norm
+
     z = norm.ppf(0.5 + confidence / 2)
     centre = math.log(p_g / p_all)
     half = z * math.sqrt(var)
-    return estimate, math.exp(centre - half), math.exp(centre + half)
+    return _contain(estimate, math.exp(centre - half), math.exp(centre + half))
 
 
 def independent_rate_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95):
     """Rate ratio of two independent samples with statsmodels' log-adjusted interval."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     if n1 == 0 or n2 == 0 or k2 == 0:
         return None, None, None
     low, high = confint_proportions_2indep(
         k1, n1, k2, n2, compare="ratio", method="log-adjusted", alpha=1 - confidence
     )
-    return (k1 / n1) / (k2 / n2), float(low), float(high)
+    return _contain((k1 / n1) / (k2 / n2), float(low), float(high))
+
+
+def _contain(estimate: float, low: float, high: float) -> tuple[float, float, float]:
+    """The interval comes from adjusted counts; widen it so it always holds the raw estimate
+    (0 positives give a ratio of 0 and a lower bound of 0, not a bound above the estimate)."""
+    return estimate, min(low, estimate), max(high, estimate)
 
 
 def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    from scipy.stats import fisher_exact
+
     return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
 
 
@@ -154,6 +169,8 @@ def _compare_independent(cell: Cell, counts: Counts, s: StatsSettings) -> None:
 
 def _adjust(cells: list[Cell], alpha: float) -> None:
     """Benjamini-Hochberg q-values over every comparison made in the run."""
+    from statsmodels.stats.multitest import multipletests
+
     tested = [c for c in cells if c.p_value is not None]
     if not tested:
         return

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+from scipy.stats import binom
 
 from profiler.counts import (
     ANY_GENDER,
@@ -62,16 +63,28 @@ WILSON_SETTINGS = [
 @pytest.mark.parametrize(("n", "p"), WILSON_SETTINGS)
 def test_wilson_coverage(n, p):
     rng = np.random.default_rng(1000 + n + int(p * 100))
-    k = rng.binomial(n, p, size=2000)
+    k = rng.binomial(n, p, size=4000)
     # The product function on every distinct k (there are at most n + 1 of them).
     bounds = {int(v): wilson(int(v), n, 0.95) for v in np.unique(k)}
     low = np.array([bounds[int(v)][0] for v in k])
     high = np.array([bounds[int(v)][1] for v in k])
     covered = np.mean((low <= p) & (p <= high))
-    print('FIG', covered)
     assert COVERAGE_BAND[0] <= covered <= COVERAGE_BAND[1], covered
     assert np.all(low <= k / n) and np.all(k / n <= high)
     assert np.all(low >= 0) and np.all(high <= 1)
+
+
+@pytest.mark.parametrize("n", [100, 400, 2000])
+def test_wilson_exact_coverage(n):
+    # Exact coverage (no Monte Carlo): sum the binomial pmf over the k whose interval covers p.
+    for p in (0.05, 0.2, 0.5):
+        k = np.arange(n + 1)
+        pmf = binom.pmf(k, n, p)
+        support = k[pmf > 1e-12]
+        covers = np.array([lo <= p <= hi for lo, hi in (wilson(int(v), n) for v in support)])
+        coverage = pmf[support][covers].sum()
+        # n p = 5 (n=100, p=0.05) is the discreteness-affected corner: 0.966 there.
+        assert 0.935 <= coverage <= 0.97, (n, p, coverage)
 
 
 def test_wilson_width_follows_confidence():
@@ -112,7 +125,6 @@ def test_subset_rate_ratio_coverage(n_g, n_r, p_g, p_r):
         assert low <= estimate <= high
         hits += low <= truth <= high
     coverage = hits / sims
-    print('FIG', coverage)
     assert COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1], (truth, coverage)
 
 
@@ -157,7 +169,6 @@ def test_independent_rate_ratio_coverage(n1, n2, p1, p2):
         assert estimate == pytest.approx((a / n1) / (b / n2), rel=1e-12)
         hits += low <= p1 / p2 <= high
     coverage = hits / sims
-    print('FIG', coverage)
     assert COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1], coverage
 
 
@@ -219,7 +230,6 @@ def test_benjamini_hochberg_controls_fdr_with_power():
         power.append(significant[elevated].mean())
         null_rejections += false
     fdr = float(np.mean(fdp))
-    print('FIG', fdr, np.mean(power), null_rejections)
     assert fdr <= 0.06, fdr
     assert float(np.mean(power)) >= 0.8, np.mean(power)
     # Sanity: BH is not trivially conservative here; nulls do get rejected now and then.
@@ -238,10 +248,10 @@ def test_global_null_rarely_discovers_anything():
         any_discovery += any(c.significant for c in group_cells)
         p_small += sum(c.p_value < 0.05 for c in group_cells)
     rate = any_discovery / runs
-    print('FIG', rate, p_small / (runs * 20))
     assert rate <= 0.05 + 0.02, rate
-    # The raw p-values are (conservatively) valid too: under 5% of nulls fall below 0.05 ...
-    assert p_small / (runs * 20) <= 0.05
+    # The raw p-values are (conservatively) valid too: about 5% of nulls or fewer fall below
+    # 0.05 (margin: ~2 Monte-Carlo standard errors over 6,000 correlated tests) ...
+    assert p_small / (runs * 20) <= 0.055
     # ... but not absurdly conservative (Fisher's test at these sizes is only mildly so).
     assert p_small / (runs * 20) >= 0.02
 
@@ -343,15 +353,12 @@ def test_invariants_on_random_counts():
                 assert c.rate is None and c.p_value is None and c.q_value is None
                 continue
             assert c.ci_low >= 0 and c.ci_high <= 1, c
-            # 1e-12: Wilson's bound at k = 0 or k = n is off by an ulp (see the xfail below).
-            assert c.ci_low - 1e-12 <= c.rate <= c.ci_high + 1e-12, c
+            assert c.ci_low <= c.rate <= c.ci_high, c
             if c.rate_ratio is not None:
-                assert c.rr_low > 0 and np.isfinite(c.rr_high)
+                assert c.rr_low >= 0 and np.isfinite(c.rr_high)
                 if c.k == 0:
-                    # Known defect (see test_zero_numerator_ratio_outside_its_interval): the
-                    # estimate 0 lies below the Haldane-adjusted interval.
                     zero_numerator += 1
-                    continue
+                    assert c.rate_ratio == 0 and c.rr_low == 0 and c.rr_high > 0, c
                 assert c.rr_low <= c.rate_ratio <= c.rr_high, c
                 checked_rr += 1
             if c.p_value is not None:
@@ -360,23 +367,21 @@ def test_invariants_on_random_counts():
                 assert c.significant == (c.q_value <= settings.alpha)
             else:
                 assert c.q_value is None and c.significant is None
-    print('FIG', checked_rr, zero_numerator)
     assert checked_rr > 1000
     assert zero_numerator > 0
 
 
-@pytest.mark.xfail(strict=True, reason="rate ratio estimate 0 is reported outside its interval")
-def test_zero_numerator_ratio_outside_its_interval():
-    # Group with 0 positives of 100, rest 50 of 900: the estimate is 0.0 but the interval
-    # (from the +0.5-adjusted counts) is about (0.006, 1.54), so it excludes its own estimate.
-    estimate, low, high = subset_rate_ratio(0, 100, 50, 900, 0.95)
-    assert low <= estimate <= high
+def test_zero_numerator_ratio_inside_its_interval():
+    # Group with 0 positives of 100, rest 50 of 900: the interval comes from +0.5-adjusted
+    # counts, and must still hold the raw estimate 0 (lower bound 0).
+    for estimate, low, high in (subset_rate_ratio(0, 100, 50, 900, 0.95),
+                                independent_rate_ratio(0, 100, 50, 900, 0.95)):
+        assert estimate == 0.0 and low == 0.0 and 1.0 < high < 3.0
 
 
-@pytest.mark.xfail(strict=True, reason="Wilson bound at k = 0 / k = n misses the rate by an ulp")
 def test_wilson_extreme_counts_contain_their_rate_exactly():
-    # statsmodels' Wilson formula rounds: wilson(0, 50) has low ~6.9e-18 > 0 and
-    # wilson(57, 57) has high 0.9999999999999998 < 1, so 'ci_low <= rate <= ci_high' fails.
+    # statsmodels' Wilson formula rounds: wilson(0, 50) had low ~6.9e-18 > 0 and
+    # wilson(57, 57) had high 0.9999999999999998 < 1; the product clamps them.
     low0, _ = wilson(0, 50)
     _, high1 = wilson(57, 57)
     assert low0 <= 0.0 and high1 >= 1.0
@@ -509,5 +514,4 @@ def test_count_batch_merge_and_planted_rate_recovery():
     # Every group at '*' and the specials were checked, not just a few cells.
     starred = {c.population for c in cells if c.gender == ANY_GENDER and not c.suppressed}
     assert starred == set(plan.populations)
-    print('FIG', checked)
     assert checked >= 60

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from profiler.counts import ANY_GENDER, NO_IDENTITY, PERSON, CountPlan, Counts
@@ -31,13 +32,20 @@ def write_outputs(
     atomic_write_json(root / "examples.json", examples)
     tables = root / "tables"
     tables.mkdir(exist_ok=True)
-    atomic_write_bytes(tables / "cells.csv", pd.DataFrame(document["cells"]).to_csv(index=False).encode())
+    atomic_write_bytes(tables / "cells.csv", _csv(document["cells"], list(Cell.__dataclass_fields__)))
     skipped = [{"reason": k, "rows": v} for k, v in document["rows"]["skipped"].items()]
-    atomic_write_bytes(tables / "skipped.csv",
-                       pd.DataFrame(skipped, columns=["reason", "rows"]).to_csv(index=False).encode())
+    atomic_write_bytes(tables / "skipped.csv", _csv(skipped, ["reason", "rows"]))
     html_path = root / "index.html"
     atomic_write_bytes(html_path, render_html(document, examples, spec.redact_captions).encode())
     return html_path, stats_path
+
+
+def _csv(records: list[dict], columns: list[str]) -> bytes:
+    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in records]) if records else (
+        pa.table({c: pa.array([], pa.string()) for c in columns}))
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink)
+    return sink.getvalue().to_pybytes()
 
 
 def render_html(document: dict[str, Any], examples: dict[str, list], redact: bool) -> str:

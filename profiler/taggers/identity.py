@@ -77,13 +77,23 @@ class IdentityTagger(Tagger):
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         captions = batch.column(CAPTION)
         n = len(captions)
-        candidates = np.flatnonzero(match_mask(captions, self.lexicon.candidate_pattern))
-        mentions, has_term, person_gender = self._scan(captions.take(pa.array(candidates)))
-        mentions.row = candidates[mentions.row]
+        lex = self.lexicon
+        candidates = np.flatnonzero(match_mask(captions, lex.candidate_pattern))
+        candidate_captions = captions.take(pa.array(candidates, pa.int64()))
+        has_identity = match_mask(candidate_captions, lex.identity_pattern)
+        identity_rows, person_rows = candidates[has_identity], candidates[~has_identity]
+
+        mentions, has_term, identity_gender = self._scan(
+            candidate_captions.filter(pa.array(has_identity))
+        )
+        mentions.row = identity_rows[mentions.row]
         has_term_full = np.zeros(n, bool)
-        has_term_full[candidates] = has_term
+        has_term_full[identity_rows] = has_term
         gender = np.full(n, _GENDER_NONE, np.int8)
-        gender[candidates] = person_gender
+        gender[identity_rows] = identity_gender
+        gender[person_rows] = self._gender_by_pattern(
+            candidate_captions.filter(pa.array(~has_identity))
+        )
         mention_gender = _combine_genders(mentions.row, mentions.gender, n)
         has_mention = mention_gender != _GENDER_NONE
         gender[has_mention] = mention_gender[has_mention]
@@ -99,6 +109,13 @@ class IdentityTagger(Tagger):
             TERMS: _lists(mentions.row, mentions.lemma, n, self._lemma_names),
             HAS_TERM: pa.array(has_term_full),
         }
+
+    def _gender_by_pattern(self, captions: pa.Array) -> np.ndarray:
+        """Gender of captions with person nouns but no identity term: one RE2 pass per gender
+        (tokenizing them would cost more, and no mention rule applies)."""
+        flags = np.stack([match_mask(captions, p) for p in self.lexicon.person_patterns], axis=1)
+        rows, genders = np.nonzero(flags)
+        return _combine_genders(rows, genders, len(captions))
 
     def signals(self) -> tuple[Signal, ...]:
         return ()
@@ -151,15 +168,21 @@ class IdentityTagger(Tagger):
         descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender)
 
         mention = is_identity & (adjective_ok | noun_ok | descent_ok)
+        noun_gender_at = person_gender[noun_pos]
+        # "Asian female doctor": a gendered noun used as a modifier gives the mention its gender.
+        before_noun = person_gender[np.maximum(noun_pos - 1, 0)]
+        gendered_modifier = (noun_gender_at == UNSPECIFIED) & (noun_pos - 1 > np.arange(len(ids)))
+        gendered_modifier &= (before_noun == FEMALE) | (before_noun == MALE)
+        noun_gender_at = np.where(gendered_modifier, before_noun, noun_gender_at)
         gender = np.where(
-            adjective_ok, person_gender[noun_pos], np.where(noun_ok, noun_gender, descent_gender)
+            adjective_ok, noun_gender_at, np.where(noun_ok, noun_gender, descent_gender)
         )
         pos = np.flatnonzero(mention)
         mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
 
         has_term = np.zeros(m, bool)
         has_term[parent[is_identity]] = True
-        plain_person = is_person & ~possessive
+        plain_person = (person_gender >= 0) & ~possessive  # same nouns as _gender_by_pattern
         row_gender = _combine_genders(parent[plain_person], person_gender[plain_person], m)
         return mentions, has_term, row_gender
 

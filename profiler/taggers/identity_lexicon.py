@@ -69,7 +69,13 @@ class IdentityLexicon:
     colour_blocker: np.ndarray
     of_id: int
     multiwords: list[Multiword] = field(default_factory=list)
-    candidate_pattern: str = ""
+    identity_pattern: str = ""
+    person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
+
+    @property
+    def candidate_pattern(self) -> str:
+        """Rows worth a look: an identity term, or a person noun (for the row's gender)."""
+        return "|".join([self.identity_pattern, *self.person_patterns])
     neutral_pattern: str = ""
 
 
@@ -155,7 +161,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         return np.array([getattr(entries[s], attr) for s in vocab], dtype=dtype)
 
     identity_terms = [s for s, e in entries.items() if e.group >= 0] + [" ".join(m[0]) for m in multiwords]
-    person_terms = [s for s, e in entries.items() if e.person_gender >= 0]
+    person_terms = [
+        [s for s, e in entries.items() if e.person_gender == gender and not e.possessive]
+        for gender in (FEMALE, MALE, UNSPECIFIED)
+    ]
     neutral = grammar.get("neutral_phrases", [])
     return IdentityLexicon(
         name=data["meta"]["name"],
@@ -185,7 +194,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
              for words, g, ng, lemma in multiwords),
             key=lambda m: -len(m.token_ids),
         ),
-        candidate_pattern=alternation(identity_terms + person_terms),
+        identity_pattern=alternation(identity_terms),
+        person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
         neutral_pattern=alternation(neutral) if neutral else "",
     )
 

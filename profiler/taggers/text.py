@@ -18,14 +18,19 @@ def term_pattern(term: str) -> str:
     return _SEPARATOR.join(re.sub(r"([^\w])", r"\\\1", word) for word in words)
 
 
-def alternation(terms: Iterable[str], plural: bool = False) -> str:
-    """Whole-word RE2 alternation of terms, longest first; `plural` accepts a trailing s/es."""
+def alternation(terms: Iterable[str], plural: bool = False, possessive_follows: bool = True) -> str:
+    """Whole-word RE2 alternation of terms, longest first.
+
+    `plural` accepts a trailing s/es; `possessive_follows=False` refuses a match followed by an
+    apostrophe ("women" but not "women's"), which RE2 cannot say with a lookahead.
+    """
     unique = sorted({t.strip().lower() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
     if not unique:
-        return r"(?!x)x"  # never matches (RE2 accepts no empty alternation)
+        return r"[^\s\S]"  # matches nothing (RE2 has no empty alternation and no lookahead)
     body = "|".join(term_pattern(t) for t in unique)
     suffix = "(?:e?s)?" if plural else ""
-    return rf"\b(?:{body}){suffix}\b"
+    end = r"\b" if possessive_follows else "(?:[^\\w'\u2019]|$)"
+    return rf"\b(?:{body}){suffix}{end}"
 
 
 def match_mask(captions: pa.Array, pattern: str, ignore_case: bool = True) -> np.ndarray:
