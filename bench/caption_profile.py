@@ -431,9 +431,18 @@ def python_loop(lex: PyLexicon, captions: list[str | None]) -> Counter:
     return counts
 
 
+def first_captions(files: list[Path], rows: int) -> list[str | None]:
+    """The first `rows` captions of the dataset, as Python strings (the loop's input)."""
+    captions: list[str | None] = []
+    for path in files:
+        captions += pq.read_table(path, columns=["TEXT"]).column("TEXT").to_pylist()
+        if len(captions) >= rows:
+            break
+    return captions[:rows]
+
+
 def measure_python_loop(folder: Path, rows: int, repeats: int) -> tuple[Timing, Counter]:
-    first = pq.ParquetFile(parquet_files(folder)[0])
-    captions = first.read(columns=["TEXT"]).column("TEXT").to_pylist()[:rows]
+    captions = first_captions(parquet_files(folder), rows)
     lex = load_py_lexicon()
     result: Counter = Counter()
 

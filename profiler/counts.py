@@ -168,48 +168,93 @@ class CountPlan:
 
 
 def count_batch(tags: pa.Table, plan: CountPlan) -> Counts:
-    """Tally one batch of tag columns into a Counts (vectorized; one bincount per array)."""
+    """Tally one batch of tag columns into a Counts (vectorized: a few bincounts per signal)."""
     counts = plan.empty()
     n = tags.num_rows
     counts.tagged = n
     if n == 0:
         return counts
-    rows, cells = _memberships(tags, plan, n_populations=len(counts.populations))
-    size = len(counts.populations) * len(GENDER_AXIS)
-    counts.rows_in[:] = np.bincount(cells, minlength=size).reshape(counts.rows_in.shape)
+    parts = _memberships(tags, plan, n_populations=len(counts.populations))
+    size = counts.rows_in.size
+    flat = counts.rows_in.reshape(-1)
+    for part in parts:
+        part.add(flat, None, size)
     for i, signal in enumerate(plan.signals):
         observed, positive = signal.evaluate(tags)
         for target, values in ((counts.observed, observed), (counts.positive, observed & positive)):
-            tally = np.bincount(cells, weights=values[rows], minlength=size)
-            target[:, :, i] = np.rint(tally).astype(np.int64).reshape(counts.rows_in.shape)
+            flat = np.zeros(size, np.int64)
+            weights = values.astype(np.float64)
+            for part in parts:
+                part.add(flat, weights, size)
+            target[:, :, i] = flat.reshape(counts.rows_in.shape)
     for i, score in enumerate(plan.scores):
         values = tags.column(score.column).to_numpy(zero_copy_only=False).astype(float)
         valid = ~np.isnan(values)
         bins = np.clip(np.nan_to_num(values * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1)
-        keep = valid[rows]
-        code = cells[keep] * HIST_BINS + bins[rows[keep]]
-        tally = np.bincount(code, minlength=size * HIST_BINS)
-        counts.hist[:, :, i, :] = tally.reshape(len(counts.populations), len(GENDER_AXIS), HIST_BINS)
+        flat = np.zeros(size * HIST_BINS, np.int64)
+        for part in parts:
+            part.add_hist(flat, valid, bins, size)
+        counts.hist[:, :, i, :] = flat.reshape(len(counts.populations), len(GENDER_AXIS), HIST_BINS)
     return counts
 
 
-def _memberships(tags: pa.Table, plan: CountPlan, n_populations: int):
-    """(row, cell) pairs: each row's population x gender cells, each listed once."""
-    n = tags.num_rows
+@dataclass(frozen=True)
+class _Part:
+    """Rows (None: every row) and the population x gender cell each one falls in.
+
+    `any_cell`: each row also counts once there (its population's any-gender cell).
+    """
+
+    rows: np.ndarray | None
+    cells: np.ndarray
+    any_cell: int | None = None
+
+    def _take(self, values: np.ndarray) -> np.ndarray:
+        return values if self.rows is None else values[self.rows]
+
+    def add(self, flat: np.ndarray, weights: np.ndarray | None, size: int) -> None:
+        w = None if weights is None else self._take(weights)
+        flat += np.rint(np.bincount(self.cells, weights=w, minlength=size)).astype(np.int64)
+        if self.any_cell is not None:
+            flat[self.any_cell] += len(self.cells) if w is None else round(float(w.sum()))
+
+    def add_hist(self, flat: np.ndarray, valid: np.ndarray, bins: np.ndarray, size: int) -> None:
+        keep = self._take(valid)
+        b = self._take(bins)[keep]
+        flat += np.bincount(self.cells[keep] * HIST_BINS + b, minlength=size * HIST_BINS)
+        if self.any_cell is not None:
+            flat[self.any_cell * HIST_BINS : (self.any_cell + 1) * HIST_BINS] += np.bincount(
+                b, minlength=HIST_BINS
+            )
+
+
+def _memberships(tags: pa.Table, plan: CountPlan, n_populations: int) -> list[_Part]:
+    """Each row's population x gender cells, each listed once per row."""
     g_axis = len(GENDER_AXIS)
-    all_rows = np.arange(n)
     if PERSON_MENTION not in tags.column_names:
-        gender = np.full(n, GENDER_AXIS.index("none"))
-        return _pairs([(all_rows, 0, 0), (all_rows, 0, gender)], g_axis)
+        none = GENDER_AXIS.index("none")
+        return [_Part(None, np.full(tags.num_rows, none, np.int64), any_cell=0)]
 
     gender = pc.index_in(tags.column(GENDER), value_set=pa.array(GENDER_AXIS)).to_numpy(
         zero_copy_only=False
-    )
+    ).astype(np.int64)
     person = np.asarray(tags.column(PERSON_MENTION).to_numpy(zero_copy_only=False), bool)
     no_identity = np.flatnonzero(~person)
-    parts = [(all_rows, 0, 0), (all_rows, 0, gender),
-             (no_identity, 2, 0), (no_identity, 2, gender[no_identity])]
+    no_identity_pop = SPECIAL_POPULATIONS.index(NO_IDENTITY)
+    parts = [
+        _Part(None, gender, any_cell=0),
+        _Part(no_identity, no_identity_pop * g_axis + gender[no_identity], no_identity_pop * g_axis),
+    ]
+    rows, cells = _mention_cells(tags, plan, n_populations)
+    if len(rows):
+        parts.append(_Part(rows, cells))
+    return parts
 
+
+def _mention_cells(tags: pa.Table, plan: CountPlan, n_populations: int):
+    """(row, cell) pairs from `identity.mentions` ("group:gender"): person_mention, groups and
+    aggregates, by mention gender and any gender, deduplicated within a row."""
+    g_axis = len(GENDER_AXIS)
     mentions = tags.column(MENTIONS)
     if isinstance(mentions, pa.ChunkedArray):
         mentions = mentions.combine_chunks()
@@ -219,30 +264,27 @@ def _memberships(tags: pa.Table, plan: CountPlan, n_populations: int):
     )
     owner = pc.list_parent_indices(mentions).to_numpy()
     known = ~np.isnan(codes.astype(float))
-    codes, owner = codes[known].astype(np.int64), owner[known]
+    codes, owner = codes[known].astype(np.int64), owner[known].astype(np.int64)
+    if not len(codes):
+        return owner, codes
     group = codes // len(MENTION_GENDERS)
     m_gender = np.array([GENDER_AXIS.index(s) for s in MENTION_GENDERS])[codes % len(MENTION_GENDERS)]
+    person_pop = SPECIAL_POPULATIONS.index(PERSON)
     base = len(SPECIAL_POPULATIONS)
-    mention_pairs = [(owner, 1, 0), (owner, 1, m_gender),
-                     (owner, base + group, 0), (owner, base + group, m_gender)]
+    pops = [np.full(len(codes), person_pop), base + group]
     group_index = {g: i for i, g in enumerate(plan.groups)}
+    rows = [owner, owner]
     for a, members in enumerate(plan.aggregates.values()):
-        pop = base + len(plan.groups) + a
         member = np.isin(group, [group_index[m] for m in members])
-        mention_pairs += [(owner[member], pop, 0), (owner[member], pop, m_gender[member])]
-    rows, cells = _pairs(parts, g_axis)
-    m_rows, m_cells = _pairs(mention_pairs, g_axis)
-    unique = np.unique(m_rows * (n_populations * g_axis) + m_cells)
-    m_rows, m_cells = unique // (n_populations * g_axis), unique % (n_populations * g_axis)
-    return np.concatenate([rows, m_rows]), np.concatenate([cells, m_cells])
-
-
-def _pairs(parts, g_axis: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = [np.asarray(r, np.int64) for r, _, _ in parts]
-    cells = [
-        np.broadcast_to(np.asarray(p, np.int64) * g_axis + np.asarray(g, np.int64), r.shape)
-        for r, (_, p, g) in zip(rows, parts, strict=True)
-    ]
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(rows), np.concatenate(cells)
+        pops.append(np.where(member, base + len(plan.groups) + a, -1))
+        rows.append(owner)
+    pop = np.concatenate(pops)
+    row = np.concatenate(rows)
+    gender = np.tile(m_gender, len(pops))
+    keep = pop >= 0
+    pop, row, gender = pop[keep], row[keep], gender[keep]
+    # each (row, population) once in the any-gender cell, each (row, population, gender) once
+    cells = np.concatenate([pop * g_axis, pop * g_axis + gender])
+    row = np.concatenate([row, row])
+    unique = np.unique(row * (n_populations * g_axis) + cells)
+    return unique // (n_populations * g_axis), unique % (n_populations * g_axis)
