@@ -196,20 +196,27 @@ def headline_findings(
         strongest.setdefault((c.population, c.gender), c)  # one finding per population x gender
     findings = []
     for c in list(strongest.values())[:limit]:
-        who = labels.get(c.population, c.population)
-        if c.gender != ANY_GENDER:
-            who = f"{who} ({c.gender})"
+        who, reference = _who(labels.get(c.population, c.population), c.gender)
         findings.append({
             "population": c.population, "gender": c.gender, "signal": c.signal,
             "text": (
-                f"Captions mentioning {who} people are flagged by "
-                f"'{signal_labels.get(c.signal, c.signal)}' "
-                f"{c.rate_ratio:.1f}x as often as all person mentions "
-                f"({c.rate:.1%} of {c.n:,} rows; 95% CI of the ratio {c.rr_low:.2f}-{c.rr_high:.2f},"
-                f" q = {c.q_value:.2g})."
+                f"Captions describing {who} are flagged by "
+                f"'{signal_labels.get(c.signal, c.signal)}' {c.rate_ratio:.1f}x as often as "
+                f"captions describing {reference} ({c.rate:.1%} of {c.n:,} rows; 95% interval of "
+                f"the ratio {c.rr_low:.2f}-{c.rr_high:.2f}; q = {c.q_value:.2g})."
             ),
         })
     return findings
+
+
+def _who(label: str, gender: str) -> tuple[str, str]:
+    """Plain words for a population x gender and for its reference."""
+    nouns = {"female": "women", "male": "men"}
+    if gender in nouns:
+        return f"{label} {nouns[gender]}", f"{nouns[gender]} of any identity group"
+    if gender == "unspecified":
+        return f"{label} people (gender unspecified)", "people of any identity group (gender unspecified)"
+    return f"{label} people", "people of any identity group"
 
 
 def to_records(cells: list[Cell]) -> list[dict]:
