@@ -85,7 +85,7 @@ def test_report_shows_the_planted_skew(demo_run):
     assert ("east_asian", "female") in flagged
     assert not any(pop in ("white", "pacific_islander") for pop, _ in flagged)
     html = (demo_run / "index.html").read_text()
-    assert "East Asian (female)" in html
+    assert "Captions describing East Asian women" in html
 
 
 def test_same_command_resumes_without_recomputing(demo_run, demo_data):
