@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import tomllib
+
+from profiler.tomlcompat import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -168,11 +169,12 @@ def read_captions(files: Iterable[Path]) -> int:
 
 
 def _shard_jobs(folder: Path, out: Path, write_tags: bool) -> list[Any]:
+    from profiler.config import DEFAULT_BATCH_SIZE
     from profiler.engine.shard import ShardJob
     from profiler.sources import discover_shards
 
     return [
-        ShardJob(shard, str(out), TAGGERS, json.dumps({}), (), 65536, write_tags, 3)
+        ShardJob(shard, str(out), TAGGERS, json.dumps({}), (), DEFAULT_BATCH_SIZE, write_tags, 3)
         for shard in discover_shards([str(folder)])
     ]
 
@@ -231,7 +233,7 @@ def measure_in_child(folder: Path, write_tags: bool, repeats: int) -> dict[str, 
         return pool.submit(profile_in_child, str(folder), write_tags, repeats).result()
 
 
-def run_engine(folder: Path, workers: int) -> float:
+def run_engine(folder: Path, workers: int, executor: str) -> tuple[float, float]:
     """run_profile end to end into a fresh folder; taggers are rebuilt (no warm cache)."""
     from profiler.config import RunSpec
     from profiler.engine import run_profile
@@ -240,7 +242,7 @@ def run_engine(folder: Path, workers: int) -> float:
     cached_taggers.cache_clear()
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         spec = RunSpec(name="bench", sources=[str(folder)], out=Path(tmp) / "run",
-                       workers=workers, write_tags=False)
+                       workers=workers, executor=executor, write_tags=False)
         shard_seconds: list[float] = []
         started = time.perf_counter()
         result = run_profile(spec, on_shard=lambda r: shard_seconds.append(r.seconds))
@@ -250,13 +252,14 @@ def run_engine(folder: Path, workers: int) -> float:
     return seconds, sum(shard_seconds) / len(shard_seconds)
 
 
-def measure_engine(folder: Path, rows: int, workers: int, repeats: int) -> Timing:
-    runs = [run_engine(folder, workers) for _ in range(repeats)]
+def measure_engine(folder: Path, rows: int, workers: int, executor: str, repeats: int) -> Timing:
+    runs = [run_engine(folder, workers, executor) for _ in range(repeats)]
     seconds = [total for total, _ in runs]
     per_shard = runs[seconds.index(min(seconds))][1]
     note = (f"run_profile (start-up, tagger build, merge, stats, report); "
             f"mean {per_shard:.2f}s per shard inside a worker")
-    return Timing(f"engine end to end, {workers} worker(s)", rows, seconds, note)
+    label = f"engine end to end, {workers} worker(s)" + (f", {executor}" if workers > 1 else "")
+    return Timing(label, rows, seconds, note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,9 +550,9 @@ def measure_all(args: argparse.Namespace, folder: Path) -> tuple[list[Timing], d
         children[write_tags] = measure_in_child(folder, write_tags, args.repeats)
         timings.append(child_timing(name, args.rows, children[write_tags]))
         timings[-1].busy_before = busy
-    for workers in (1, 2):
+    for workers, executor in ((1, "threads"), (2, "threads"), (2, "processes")):
         busy = wait_for_quiet(args.quiet_wait)
-        timings.append(measure_engine(folder, args.rows, workers, args.engine_repeats))
+        timings.append(measure_engine(folder, args.rows, workers, executor, args.engine_repeats))
         timings[-1].busy_before = busy
     return [*timings, loop], children, loop_counts
 

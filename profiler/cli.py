@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="run folder (default: reports/<run name>)")
     parser.add_argument("--workers", type=int, help="parallel shard workers (default: CPU cores)")
+    parser.add_argument("--executor", choices=("threads", "processes"),
+                        help="how shard workers run (default: threads)")
     parser.add_argument("--min-support", type=int, help="suppress cells with fewer rows (default 30)")
     parser.add_argument("--no-tags", action="store_true", help="skip per-sample tag files")
     parser.add_argument("--redact", action="store_true", help="hide caption snippets in the report")
@@ -116,6 +118,8 @@ def _execute(spec, args: argparse.Namespace) -> int:
 
     if args.workers is not None:
         spec.workers = args.workers
+    if args.executor:
+        spec.executor = args.executor
     if args.min_support is not None:
         spec.stats = replace(spec.stats, min_support=args.min_support)
     if args.no_tags:

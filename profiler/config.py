@@ -18,9 +18,13 @@ from profiler.taggers import DEFAULT_TAGGERS, REGISTRY
 from profiler.tomlcompat import tomllib
 
 DEFAULT_OUT_ROOT = Path("reports")
+# Rows per batch: large enough to amortise compiling the lexicon regexes (RE2) per batch.
+DEFAULT_BATCH_SIZE = 262144
+EXECUTORS = ("threads", "processes")
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "run": {"name": str, "out": str, "workers": int, "batch_size": int, "write_tags": bool},
+    "run": {"name": str, "out": str, "workers": int, "executor": str, "batch_size": int,
+            "write_tags": bool},
     "source": {"paths": list, "columns": dict, "sample": dict},
     "taggers": {"enabled": list, **{name: dict for name in REGISTRY}},
     "stats": {"min_support": int, "confidence": float, "alpha": float},
@@ -38,7 +42,8 @@ class RunSpec:
     columns: dict[str, str] = field(default_factory=dict)
     stats: StatsSettings = field(default_factory=StatsSettings)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    batch_size: int = 65536
+    executor: str = "threads"
+    batch_size: int = DEFAULT_BATCH_SIZE
     write_tags: bool = True
     redact_captions: bool = False
     examples_per_group: int = 3
@@ -50,6 +55,8 @@ class RunSpec:
         unknown = [t for t in self.taggers if t not in REGISTRY]
         if unknown:
             raise UserError(f"unknown tagger(s) {unknown}: choose from {', '.join(REGISTRY)}")
+        if self.executor not in EXECUTORS:
+            raise UserError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         if self.workers < 1 or self.batch_size < 1:
             raise UserError("workers and batch_size must be positive integers")
         s = self.stats
@@ -125,7 +132,8 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
             alpha=float(stats.get("alpha", 0.05)),
         ),
         workers=run.get("workers", os.cpu_count() or 1),
-        batch_size=run.get("batch_size", 65536),
+        executor=run.get("executor", "threads"),
+        batch_size=run.get("batch_size", DEFAULT_BATCH_SIZE),
         write_tags=run.get("write_tags", True),
         redact_captions=report.get("redact_captions", False),
         examples_per_group=report.get("examples_per_group", 3),

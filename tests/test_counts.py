@@ -56,14 +56,17 @@ def test_merge_is_commutative_and_associative():
 
 
 def test_sharded_run_equals_single_shard_run(demo_data, tmp_path):
-    """The same rows profiled as 1 shard and as 3 shards give identical statistics."""
+    """The same rows as 1 shard, and as 3 shards in threads or processes: identical statistics."""
     table = pa.concat_tables(pq.read_table(p) for p in sorted(demo_data.glob("*.parquet")))
     one = tmp_path / "one"
     one.mkdir()
     pq.write_table(table, one / "all.parquet")
     assert main(["-q", "profile", str(one), "--out", str(tmp_path / "r1"), "--workers", "1"]) == 0
-    assert main(["-q", "profile", str(demo_data), "--out", str(tmp_path / "r3"), "--workers", "2"]) == 0
     s1 = json.loads((tmp_path / "r1" / "stats.json").read_text())
-    s3 = json.loads((tmp_path / "r3" / "stats.json").read_text())
-    assert s1["cells"] == s3["cells"]
-    assert s1["rows"] == s3["rows"]
+    for executor in ("threads", "processes"):
+        out = tmp_path / f"r3-{executor}"
+        args = [str(demo_data), "--out", str(out), "--workers", "2", "--executor", executor]
+        assert main(["-q", "profile", *args]) == 0
+        s3 = json.loads((out / "stats.json").read_text())
+        assert s1["cells"] == s3["cells"], executor
+        assert s1["rows"] == s3["rows"], executor

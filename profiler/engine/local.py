@@ -7,7 +7,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,9 +57,10 @@ def run_profile(
                  spec.examples_per_group)
         for shard in shards if not folder.is_done(shard.id)
     ]
-    log.info("%d shard(s), %d already complete, %d to profile with %d worker(s)",
-             len(shards), len(shards) - len(jobs), len(jobs), min(spec.workers, max(len(jobs), 1)))
-    for result in _execute(jobs, spec.workers):
+    log.info("%d shard(s), %d already complete, %d to profile with %d worker %s",
+             len(shards), len(shards) - len(jobs), len(jobs), min(spec.workers, max(len(jobs), 1)),
+             spec.executor)
+    for result in _execute(jobs, spec.workers, spec.executor):
         if result.error:
             log.warning("shard %s failed: %s", result.shard_id, result.error)
         else:
@@ -91,13 +92,24 @@ def run_profile(
     return RunResult(folder.root, html, stats_path, counts, time.perf_counter() - started)
 
 
-def _execute(jobs: list[ShardJob], workers: int) -> Iterable[ShardResult]:
+def _execute(jobs: list[ShardJob], workers: int, executor: str) -> Iterable[ShardResult]:
+    """Run shard jobs; results arrive in job order.
+
+    Threads are the default: the caption path spends its time in RE2, Arrow and numpy kernels
+    that release the GIL, and threads start instantly and share the compiled lexicons
+    (BENCHMARKS.md measures both). Processes suit work that holds the GIL.
+    """
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield process_shard(job)
         return
-    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    width = min(workers, len(jobs))
+    if executor == "processes":
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+        pool: Executor = ProcessPoolExecutor(max_workers=width, mp_context=context)
+    else:
+        pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="shard")
+    with pool:
         yield from pool.map(process_shard, jobs)
 
 

@@ -98,7 +98,7 @@ def read_shard(
     required: Iterable[str],
     optional: Iterable[str] = (),
     mapping: ColumnMapping | None = None,
-    batch_size: int = 65536,
+    batch_size: int = 262144,
 ) -> Iterator[pa.RecordBatch]:
     """Stream the shard in canonical columns, reading only the columns asked for.
 

@@ -82,15 +82,17 @@ class IdentityTagger(Tagger):
         candidate_captions = captions.take(pa.array(candidates, pa.int64()))
         has_identity = match_mask(candidate_captions, lex.identity_pattern)
         identity_rows, person_rows = candidates[has_identity], candidates[~has_identity]
-
-        mentions, has_term, identity_gender = self._scan(
-            candidate_captions.filter(pa.array(has_identity))
-        )
-        mentions.row = identity_rows[mentions.row]
+        identity_captions = candidate_captions.filter(pa.array(has_identity))
+        # "Black Friday sale": an identity term with no person noun and no identity noun can
+        # make no mention, so only the rest goes through tokenizing and the token rules.
+        scan = match_mask(identity_captions, lex.mention_possible_pattern)
+        scanned_rows = identity_rows[scan]
+        mentions, scanned_gender = self._scan(identity_captions.filter(pa.array(scan)))
+        mentions.row = scanned_rows[mentions.row]
         has_term_full = np.zeros(n, bool)
-        has_term_full[identity_rows] = has_term
+        has_term_full[identity_rows] = True
         gender = np.full(n, _GENDER_NONE, np.int8)
-        gender[identity_rows] = identity_gender
+        gender[scanned_rows] = scanned_gender
         gender[person_rows] = self._gender_by_pattern(
             candidate_captions.filter(pa.array(~has_identity))
         )
@@ -122,8 +124,8 @@ class IdentityTagger(Tagger):
 
     # -- matching over candidate captions ------------------------------------------------------
 
-    def _scan(self, captions: pa.Array) -> tuple[_Mentions, np.ndarray, np.ndarray]:
-        """Mentions, has-identity-term and gender-of-any-person-noun for candidate captions."""
+    def _scan(self, captions: pa.Array) -> tuple[_Mentions, np.ndarray]:
+        """Mentions and gender-of-any-person-noun for captions holding an identity term."""
         lex = self.lexicon
         m = len(captions)
         lowered = normalize_quotes(pc.utf8_lower(captions))
@@ -180,11 +182,9 @@ class IdentityTagger(Tagger):
         pos = np.flatnonzero(mention)
         mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
 
-        has_term = np.zeros(m, bool)
-        has_term[parent[is_identity]] = True
         plain_person = (person_gender >= 0) & ~possessive  # same nouns as _gender_by_pattern
         row_gender = _combine_genders(parent[plain_person], person_gender[plain_person], m)
-        return mentions, has_term, row_gender
+        return mentions, row_gender
 
 
 def _shift(values: np.ndarray, parent: np.ndarray, offset: int, fill) -> np.ndarray:

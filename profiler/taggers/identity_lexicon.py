@@ -71,6 +71,8 @@ class IdentityLexicon:
     multiwords: list[Multiword] = field(default_factory=list)
     identity_pattern: str = ""
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
+    # Rows with an identity term need the token rules only if one of these is present too.
+    mention_possible_pattern: str = ""
 
     @property
     def candidate_pattern(self) -> str:
@@ -161,6 +163,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         return np.array([getattr(entries[s], attr) for s in vocab], dtype=dtype)
 
     identity_terms = [s for s, e in entries.items() if e.group >= 0] + [" ".join(m[0]) for m in multiwords]
+    identity_nouns = [s for s, e in entries.items() if e.group >= 0 and e.noun_gender >= 0] + [
+        " ".join(m[0]) for m in multiwords if m[2] >= 0
+    ]
+    any_person = [s for s, e in entries.items() if e.person_gender >= 0 and "'" not in s]
     person_terms = [
         [s for s, e in entries.items() if e.person_gender == gender and not e.possessive]
         for gender in (FEMALE, MALE, UNSPECIFIED)
@@ -196,6 +202,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         ),
         identity_pattern=alternation(identity_terms),
         person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
+        mention_possible_pattern=alternation(identity_nouns + any_person),
         neutral_pattern=alternation(neutral) if neutral else "",
     )
 
