@@ -136,35 +136,28 @@ def _cell(counts: Counts, population: str, gender: str, signal: str, s: StatsSet
     cell.rate = k / n
     cell.ci_low, cell.ci_high = wilson(k, n, s.confidence)
     if population == PERSON:
-        _compare_independent(cell, counts, s)
+        _compare(cell, counts, s, NO_IDENTITY, subset=False)
     elif population not in SPECIAL_POPULATIONS:
-        _compare_to_reference(cell, counts, s)
+        _compare(cell, counts, s, PERSON, subset=True)
     return cell
 
 
-def _compare_to_reference(cell: Cell, counts: Counts, s: StatsSettings) -> None:
-    n_ref, k_ref = counts.cell(PERSON, cell.gender, cell.signal)
-    n_rest, k_rest = n_ref - cell.n, k_ref - cell.k
-    cell.reference = PERSON
-    if n_rest < s.min_support:
-        cell.comparison_note = "rest of the reference below minimum support"
-        return
-    cell.rate_ratio, cell.rr_low, cell.rr_high = subset_rate_ratio(
-        cell.k, cell.n, k_rest, n_rest, s.confidence
-    )
-    cell.p_value = fisher_p(cell.k, cell.n, k_rest, n_rest)
+def _compare(cell: Cell, counts: Counts, s: StatsSettings, reference: str, subset: bool) -> None:
+    """Compare a cell with a reference that contains it (`subset`) or is disjoint from it.
 
-
-def _compare_independent(cell: Cell, counts: Counts, s: StatsSettings) -> None:
-    n_ref, k_ref = counts.cell(NO_IDENTITY, cell.gender, cell.signal)
-    cell.reference = NO_IDENTITY
-    if n_ref < s.min_support:
-        cell.comparison_note = "reference below minimum support"
+    Either way the test uses the two disjoint samples: the cell, and the reference (less the
+    cell when it is part of it).
+    """
+    n_other, k_other = counts.cell(reference, cell.gender, cell.signal)
+    if subset:
+        n_other, k_other = n_other - cell.n, k_other - cell.k
+    cell.reference = reference
+    if n_other < s.min_support:
+        cell.comparison_note = f"{'rest of the ' if subset else ''}reference below minimum support"
         return
-    cell.rate_ratio, cell.rr_low, cell.rr_high = independent_rate_ratio(
-        cell.k, cell.n, k_ref, n_ref, s.confidence
-    )
-    cell.p_value = fisher_p(cell.k, cell.n, k_ref, n_ref)
+    ratio = subset_rate_ratio if subset else independent_rate_ratio
+    cell.rate_ratio, cell.rr_low, cell.rr_high = ratio(cell.k, cell.n, k_other, n_other, s.confidence)
+    cell.p_value = fisher_p(cell.k, cell.n, k_other, n_other)
 
 
 def _adjust(cells: list[Cell], alpha: float) -> None:
