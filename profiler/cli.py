@@ -60,10 +60,41 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--redact", action="store_true", help="hide caption snippets")
     report.set_defaults(handler=_report)
 
+    curate = commands.add_parser(
+        "curate", help="filter a profiled run: key lists, filtered shards, weights, impact per group")
+    curate.add_argument("run_dir", metavar="RUN", help="run folder written by profile (with tags/)")
+    curate.add_argument("--where", metavar="EXPR",
+                        help="filter over tag columns, e.g. 'dataset.punsafe >= 0.5 or "
+                             "sexual_terms.level == \"explicit\"' (default: every row)")
+    curate_mode = curate.add_mutually_exclusive_group()
+    curate_mode.add_argument("--drop", dest="mode", action="store_const", const="drop",
+                             help="remove the rows EXPR matches (default)")
+    curate_mode.add_argument("--keep", dest="mode", action="store_const", const="keep",
+                             help="keep only the rows EXPR matches")
+    curate.add_argument("--out", required=True, help="folder for the curation outputs")
+    curate.add_argument("--list", dest="key_list", choices=("kept", "removed"), default="kept",
+                        help="which keys the .txt/.parquet/.npy lists hold (default: kept)")
+    curate.add_argument("--shards", dest="copy_shards", action="store_true",
+                        help="also write filtered copies of the input parquet shards")
+    curate.add_argument("--target-shares", metavar="G=S,...|FILE.toml",
+                        help="rebalancing weights toward these shares of person mentions, "
+                             "e.g. east_asian=0.1,black:female=0.05")
+    curate.add_argument("--min-support", type=int, default=30,
+                        help="suppress impact cells with fewer rows (default 30)")
+    curate.add_argument("--overwrite", action="store_true", help="replace a previous curation in --out")
+    curate.set_defaults(handler=_curate, mode="drop")
+
+    compare = commands.add_parser("compare", help="report what changed between two runs")
+    compare.add_argument("baseline", metavar="RUN_A", help="the earlier run folder (or its stats.json)")
+    compare.add_argument("current", metavar="RUN_B", help="the later run folder (or its stats.json)")
+    compare.add_argument("--out", help="folder for compare.json, changes.csv and index.html "
+                         "(default: reports/compare-<A>-vs-<B>)")
+    compare.set_defaults(handler=_compare)
+
     sample = commands.add_parser("sample", help="generate offline demo shards with planted skew")
     sample.add_argument("--out", required=True, help="folder for the shards and ground_truth.json")
-    sample.add_argument("--shards", type=int, default=4)
-    sample.add_argument("--rows-per-shard", type=int, default=25_000)
+    sample.add_argument("--shards", type=int, default=8)
+    sample.add_argument("--rows-per-shard", type=int, default=12_500)
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(handler=_sample)
     return parser
@@ -77,8 +108,32 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-support", type=int, help="suppress cells with fewer rows (default 30)")
     parser.add_argument("--no-tags", action="store_true", help="skip per-sample tag files")
     parser.add_argument("--redact", action="store_true", help="hide caption snippets in the report")
+    parser.add_argument("--baseline", metavar="RUN",
+                        help="a previous run folder: adds a comparison section to the report")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a run folder made with other settings")
+    _scale_options(parser)
+
+
+def _scale_options(parser: argparse.ArgumentParser) -> None:
+    """Runs at scale: incremental runs, sampling, the Ray engine (profiler/engine/)."""
+    parser.add_argument("--incremental", action="store_true", default=None,
+                        help="update a finished run folder with shards added to (or removed "
+                             "from) the source; only new or changed shards are profiled")
+    parser.add_argument("--sample-per-shard", type=int, metavar="N",
+                        help="profile a seeded uniform random sample of N rows of each shard")
+    parser.add_argument("--sample-seed", type=int, metavar="N", help="seed of the sample (default 0)")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="profile at most N rows in total (the first shards first)")
+    parser.add_argument("--engine", choices=("local", "ray"), help="where shards run (default: local)")
+    parser.add_argument("--address", metavar="ADDR",
+                        help="Ray cluster to join: auto, ray://HEAD:10001 (with --engine ray; "
+                             "default: RAY_ADDRESS, else a local Ray instance)")
+    parser.add_argument("--dated", action="store_true", default=None,
+                        help="scheduled runs: write OUT/<YYYY-MM-DD>/, reusing the previous dated "
+                             "run's shards (--incremental) and comparing with it")
+    parser.add_argument("--date", metavar="YYYY-MM-DD",
+                        help="the date of a --dated run (default: today, UTC)")
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -93,7 +148,9 @@ def _profile(args: argparse.Namespace) -> int:
         if args.name:
             spec.name = args.name
     else:
-        spec = RunSpec(name=args.name or default_run_name(), sources=list(args.sources),
+        # the run's name: --name, else the --out folder's (stable when the command is re-run)
+        name = args.name or (Path(args.out).name if args.out else default_run_name())
+        spec = RunSpec(name=name, sources=list(args.sources),
                        out=DEFAULT_OUT_ROOT, columns=columns)
     if args.taggers:
         spec.taggers = [t.strip() for t in args.taggers.split(",") if t.strip()]
@@ -126,6 +183,15 @@ def _execute(spec, args: argparse.Namespace) -> int:
         spec.write_tags = False
     if args.redact:
         spec.redact_captions = True
+    for name in ("incremental", "sample_per_shard", "sample_seed", "limit", "engine", "address",
+                 "dated", "date"):
+        if getattr(args, name, None) is not None:
+            setattr(spec, name, getattr(args, name))
+    if getattr(args, "baseline", None):
+        from profiler.report.compare_report import load_stats_document
+
+        load_stats_document(args.baseline)  # a bad baseline fails before any work is done
+        spec.baseline = args.baseline
     result = run_profile(spec, overwrite=args.overwrite)
     counts = result.counts
     print(f"rows read {counts.read:,} = tagged {counts.tagged:,} + skipped {sum(counts.skipped.values()):,}"
@@ -146,9 +212,32 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from profiler.report.compare_report import load_stats_document, write_comparison
+
+    baseline, current = load_stats_document(args.baseline), load_stats_document(args.current)
+    name = f"compare-{baseline['run']['name']}-vs-{current['run']['name']}"
+    out = Path(args.out) if args.out else Path("reports") / name
+    print(write_comparison(out, baseline, current))
+    return 0
+
+
 def _sample(args: argparse.Namespace) -> int:
     from profiler.sample import generate_sample
 
     out = generate_sample(args.out, args.shards, args.rows_per_shard, args.seed)
     print(out / "ground_truth.json")
+    return 0
+
+
+def _curate(args: argparse.Namespace) -> int:
+    from profiler.curate import CurateRequest, run_curate
+
+    result = run_curate(CurateRequest(
+        run_dir=Path(args.run_dir), out=Path(args.out), where=args.where, mode=args.mode,
+        key_list=args.key_list, copy_shards=args.copy_shards, target_shares=args.target_shares,
+        min_support=args.min_support, overwrite=args.overwrite,
+    ))
+    print(result.table)
+    print(f"\noutputs in {result.summary['out']} (curation.json lists them)", file=sys.stderr)
     return 0

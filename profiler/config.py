@@ -21,10 +21,13 @@ DEFAULT_OUT_ROOT = Path("reports")
 # Rows per batch: large enough to amortise compiling the lexicon regexes (RE2) per batch.
 DEFAULT_BATCH_SIZE = 262144
 EXECUTORS = ("threads", "processes")
+ENGINES = ("local", "ray")
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "run": {"name": str, "out": str, "workers": int, "executor": str, "batch_size": int,
-            "write_tags": bool},
+            "write_tags": bool, "engine": str, "address": str, "incremental": bool,
+            "sample_per_shard": int, "sample_seed": int, "limit": int, "progress_seconds": float,
+            "dated": bool},
     "source": {"paths": list, "columns": dict, "sample": dict},
     "taggers": {"enabled": list, **{name: dict for name in REGISTRY}},
     "stats": {"min_support": int, "confidence": float, "alpha": float},
@@ -48,6 +51,17 @@ class RunSpec:
     redact_captions: bool = False
     examples_per_group: int = 3
     sample: dict[str, Any] | None = None
+    # how the run executes (engine/): local threads or processes, or a Ray cluster
+    engine: str = "local"
+    address: str | None = None  # Ray cluster: "auto", "ray://head:10001"; None: start one here
+    incremental: bool = False  # may extend a finished run to a grown (or shrunk) shard set
+    sample_per_shard: int | None = None  # a seeded uniform sample of N rows per shard
+    sample_seed: int = 0
+    limit: int | None = None  # at most N rows in total, as quotas in shard order
+    progress_seconds: float = 10.0  # a "progress:" log line this often
+    dated: bool = False  # write <out>/<YYYY-MM-DD>/, building on the previous dated run
+    date: str | None = None  # the date of a dated run (default: today, UTC)
+    baseline: str | None = None  # a previous run folder to compare with in the report
 
     def validate(self) -> RunSpec:
         if not self.sources:
@@ -59,10 +73,23 @@ class RunSpec:
             raise UserError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         if self.workers < 1 or self.batch_size < 1:
             raise UserError("workers and batch_size must be positive integers")
+        self._validate_run()
         s = self.stats
         if s.min_support < 1 or not 0 < s.confidence < 1 or not 0 < s.alpha < 1:
             raise UserError("stats: min_support >= 1, and confidence and alpha strictly between 0 and 1")
         return self
+
+    def _validate_run(self) -> None:
+        if self.engine not in ENGINES:
+            raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.address and self.engine != "ray":
+            raise UserError("--address names a Ray cluster: add --engine ray")
+        for name in ("sample_per_shard", "limit"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"{name.replace('_', '-')} must be a positive number of rows, got {value}")
+        if self.progress_seconds <= 0:
+            raise UserError("progress_seconds must be positive")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -138,11 +165,16 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
         redact_captions=report.get("redact_captions", False),
         examples_per_group=report.get("examples_per_group", 3),
         sample=source.get("sample"),
+        **{key: run[key] for key in _RUN_KEYS if key in run},
     )
     for key, value in (overrides or {}).items():
         if value is not None:
             setattr(spec, key, value)
     return spec
+
+
+_RUN_KEYS = ("engine", "address", "incremental", "sample_per_shard", "sample_seed", "limit",
+             "progress_seconds", "dated")
 
 
 def _tagger_settings(taggers: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:

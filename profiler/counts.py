@@ -19,6 +19,7 @@ from profiler.schema import GENDERS
 from profiler.taggers.base import Score, Signal
 from profiler.taggers.identity import GENDER, MENTIONS, PERSON_MENTION
 from profiler.taggers.identity_lexicon import MENTION_GENDERS
+from profiler.term_counts import TermCounts
 
 ALL, PERSON, NO_IDENTITY = "all", "person_mention", "no_identity"
 SPECIAL_POPULATIONS = (ALL, PERSON, NO_IDENTITY)
@@ -39,6 +40,10 @@ class Counts:
     observed: np.ndarray = field(default=None)  # (P, G, S) rows where the signal is known
     positive: np.ndarray = field(default=None)  # (P, G, S) rows where it is positive
     hist: np.ndarray = field(default=None)  # (P, G, scores, HIST_BINS)
+    # (P, S, S, 4) any gender: rows where signals i < j are both known, by (pos_i, pos_j) as
+    # 2 * pos_i + pos_j; for agreement between signals.
+    joint: np.ndarray = field(default=None)
+    terms: TermCounts = field(default=None)  # caption words of person-mention rows
     read: int = 0
     tagged: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -55,6 +60,10 @@ class Counts:
             self.positive = np.zeros((p, g, s), np.int64)
         if self.hist is None:
             self.hist = np.zeros((p, g, h, HIST_BINS), np.int64)
+        if self.joint is None:
+            self.joint = np.zeros((p, s, s, 4), np.int64)
+        if self.terms is None:
+            self.terms = TermCounts.empty()
 
     # -- exact merge ---------------------------------------------------------------------------
 
@@ -72,6 +81,8 @@ class Counts:
             out.observed[np.ix_(pi, range(len(GENDER_AXIS)), si)] += part.observed
             out.positive[np.ix_(pi, range(len(GENDER_AXIS)), si)] += part.positive
             out.hist[np.ix_(pi, range(len(GENDER_AXIS)), hi)] += part.hist
+            out.joint[np.ix_(pi, si, si)] += part.joint
+            out.terms = out.terms.merge(part.terms)
             out.read += part.read
             out.tagged += part.tagged
             out.skipped.update(part.skipped)
@@ -114,6 +125,11 @@ class Counts:
             "rows": {"read": self.read, "tagged": self.tagged, "skipped": dict(self.skipped)},
             "shards": {"completed": self.shards_completed, "failed": self.shards_failed},
             "cells": cells,
+            "joint": [
+                [self.populations[p], self.signals[i], self.signals[j], self.joint[p, i, j].tolist()]
+                for p, i, j in zip(*np.nonzero(self.joint.any(axis=3)), strict=True)
+            ],
+            "terms": self.terms.to_dict(),
         }
 
     @classmethod
@@ -131,6 +147,10 @@ class Counts:
                 out.positive[p, g, i] = cell["positive"].get(s, 0)
             for i, s in enumerate(out.scores):
                 out.hist[p, g, i] = cell["hist"].get(s, [0] * HIST_BINS)
+        for population, a, b, values in data.get("joint", []):
+            out.joint[out.populations.index(population), out.signals.index(a),
+                      out.signals.index(b)] = values
+        out.terms = TermCounts.from_dict(data.get("terms"))
         return out
 
 
@@ -167,8 +187,12 @@ class CountPlan:
         return Counts(self.populations, [s.name for s in self.signals], [s.name for s in self.scores])
 
 
-def count_batch(tags: pa.Table, plan: CountPlan) -> Counts:
-    """Tally one batch of tag columns into a Counts (vectorized: a few bincounts per signal)."""
+def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = None) -> Counts:
+    """Tally one batch of tag columns into a Counts (vectorized: a few bincounts per signal).
+
+    With `captions` (aligned with `tags`), the words of person-mention captions are counted
+    too, for the term drivers of each group's skew.
+    """
     counts = plan.empty()
     n = tags.num_rows
     counts.tagged = n
@@ -179,8 +203,8 @@ def count_batch(tags: pa.Table, plan: CountPlan) -> Counts:
     flat = counts.rows_in.reshape(-1)
     for part in parts:
         part.add(flat, None, size)
-    for i, signal in enumerate(plan.signals):
-        observed, positive = signal.evaluate(tags)
+    evaluated = [signal.evaluate(tags) for signal in plan.signals]
+    for i, (observed, positive) in enumerate(evaluated):
         for target, values in ((counts.observed, observed), (counts.positive, observed & positive)):
             flat = np.zeros(size, np.int64)
             weights = values.astype(np.float64)
@@ -195,7 +219,46 @@ def count_batch(tags: pa.Table, plan: CountPlan) -> Counts:
         for part in parts:
             part.add_hist(flat, valid, bins, size)
         counts.hist[:, :, i, :] = flat.reshape(len(counts.populations), len(GENDER_AXIS), HIST_BINS)
+    any_gender = _any_gender_members(parts)
+    _count_joint(counts, any_gender, evaluated)
+    if captions is not None and plan.signals:
+        mention_rows, mention_pops = any_gender[-1] if len(any_gender) > 2 else (None, None)
+        if mention_rows is not None and len(mention_rows):
+            counts.terms = TermCounts.count(
+                captions, mention_rows, [counts.populations[p] for p in mention_pops],
+                {s.name: values for s, values in zip(plan.signals, evaluated, strict=True)},
+            )
     return counts
+
+
+def _any_gender_members(parts: list[_Part]) -> list[tuple[np.ndarray | None, np.ndarray | int]]:
+    """(rows, population) memberships at any gender, from the parts that count rows."""
+    g_axis = len(GENDER_AXIS)
+    members: list[tuple[np.ndarray | None, np.ndarray | int]] = []
+    for part in parts:
+        if part.any_cell is not None:
+            members.append((part.rows, part.any_cell // g_axis))
+        else:
+            any_cell = part.cells % g_axis == 0
+            members.append((part.rows[any_cell], part.cells[any_cell] // g_axis))
+    return members
+
+
+def _count_joint(counts: Counts, members, evaluated) -> None:
+    """Joint outcomes of each signal pair per population (any gender), for agreement."""
+    n_pop = len(counts.populations)
+    for i in range(len(evaluated)):
+        for j in range(i + 1, len(evaluated)):
+            (obs_i, pos_i), (obs_j, pos_j) = evaluated[i], evaluated[j]
+            both = (obs_i & obs_j).astype(np.float64)
+            combo = 2 * (pos_i & obs_i).astype(np.int64) + (pos_j & obs_j).astype(np.int64)
+            flat = np.zeros(n_pop * 4)
+            for rows, population in members:
+                c = combo if rows is None else combo[rows]
+                w = both if rows is None else both[rows]
+                flat += np.bincount(population * 4 + c, weights=w, minlength=n_pop * 4)
+            counts.joint[:, i, j, :] = np.rint(flat).astype(np.int64).reshape(n_pop, 4)
+    return None
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def planted_rates(group: str | None, gender: str) -> tuple[float, float, float]:
     return PLANTED.get((group, gender), BASE[gender])
 
 
-def generate_sample(out: str | Path, shards: int = 4, rows_per_shard: int = 25_000, seed: int = 0) -> Path:
+def generate_sample(out: str | Path, shards: int = 8, rows_per_shard: int = 12_500, seed: int = 0) -> Path:
     """Write `shards` parquet files and ground_truth.json into `out`; returns the folder."""
     if shards < 1 or rows_per_shard < 1:
         raise UserError("sample: --shards and --rows-per-shard must be positive")

@@ -50,4 +50,14 @@ def demo_data(tmp_path_factory) -> Path:
     """Small demo shards with planted skew (generated once per session)."""
     from profiler.sample import generate_sample
 
-    return generate_sample(tmp_path_factory.mktemp("demo"), shards=3, rows_per_shard=6000, seed=7)
+    return generate_sample(tmp_path_factory.mktemp("demo"), shards=6, rows_per_shard=3000, seed=7)
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_data, tmp_path_factory) -> Path:
+    """The demo shards profiled once per session with the default taggers."""
+    from profiler.cli import main
+
+    out = tmp_path_factory.mktemp("run") / "demo"
+    assert main(["-q", "profile", str(demo_data), "--out", str(out), "--workers", "2"]) == 0
+    return out

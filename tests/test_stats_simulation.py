@@ -276,20 +276,24 @@ def test_min_support_suppression_and_bh_family():
         assert not cell.suppressed
         assert cell.rate == cell.k / cell.n
         assert cell.p_value is not None and cell.q_value is not None
-    # The BH family is {big, edge, person_mention vs no_identity}: with m = 3, the smallest
-    # p-value's q is 3 p (capped by the next ones); adding suppressed cells would change that.
+    # The BH family is every comparison made: big and edge against all person mentions and
+    # against no-identity captions, plus person_mention vs no_identity (m = 5); adding the
+    # suppressed cells would change every q.
     tested = sorted(
-        (c for c in cells.values() if c.p_value is not None), key=lambda c: c.p_value
+        (comp for c in cells.values() for comp in c.comparisons if comp.p_value is not None),
+        key=lambda comp: comp.p_value,
     )
-    assert {c.population for c in tested} == {"big", "edge", PERSON}
+    assert sorted(c.population for c in cells.values() if c.p_value is not None) == sorted(
+        ["big", "edge", PERSON])
     m = len(tested)
+    assert m == 5
     q_expected = [min(1.0, min(tested[j].p_value * m / (j + 1) for j in range(i, m)))
                   for i in range(m)]
     assert [c.q_value for c in tested] == pytest.approx(q_expected, rel=1e-9)
-    # Raising min_support to 31 suppresses 'edge' too and shrinks the family to 2.
+    # Raising min_support to 31 suppresses 'edge' too and shrinks the family to 3.
     cells31 = {c.population: c for c in compute_cells(counts, StatsSettings(min_support=31))}
     assert cells31["edge"].suppressed and cells31["edge"].q_value is None
-    assert sum(c.p_value is not None for c in cells31.values()) == 2
+    assert sum(comp.p_value is not None for c in cells31.values() for comp in c.comparisons) == 3
     # A group whose rest of the reference is under min_support gets a rate but no comparison.
     lone = _counts_one_gender(["only"], [500], [50], n_extra=10, k_extra=1)
     only = next(c for c in compute_cells(lone) if c.population == "only")

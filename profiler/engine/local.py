@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
-from profiler import __version__
 from profiler.config import RunSpec
-from profiler.counts import Counts, merge_all
-from profiler.engine.runfolder import RunFolder, fingerprint
-from profiler.engine.shard import ShardJob, ShardResult, cached_taggers, count_plan, process_shard
-from profiler.report import write_outputs
-from profiler.sources import discover_shards
-from profiler.stats import compute_cells
+from profiler.counts import Counts
+from profiler.engine.finish import finish_run
+from profiler.engine.plan import describe, plan_shards
+from profiler.engine.progress import Progress
+from profiler.engine.runfolder import RunFolder, fingerprint, locked
+from profiler.engine.scheduled import dated_spec
+from profiler.engine.shard import (
+    ShardJob,
+    ShardResult,
+    cached_taggers,
+    failed_outcome,
+    process_shard,
+    save_outcome,
+)
+from profiler.sources import Shard, discover_shards
+from profiler.sources.selection import Selection
 
 log = logging.getLogger("profiler")
+TICK_SECONDS = 0.25  # how often the driver loop redraws progress
 
 
 @dataclass
@@ -36,9 +53,23 @@ class RunResult:
 def run_profile(
     spec: RunSpec, overwrite: bool = False, on_shard: Callable[[ShardResult], None] | None = None
 ) -> RunResult:
-    """Profile every shard of the spec (resuming completed ones) and write the outputs."""
+    """Profile every shard of the spec (resuming completed ones) and write the outputs.
+
+    One process at a time writes a run folder (a lock the kernel drops even on kill -9).
+    """
     started = time.perf_counter()
     spec.validate()
+    seeded = None
+    if spec.dated or spec.date:
+        spec, seeded = dated_spec(spec)
+    with locked(Path(spec.out)):
+        return _profile(spec, overwrite, on_shard, started, seeded)
+
+
+def _profile(
+    spec: RunSpec, overwrite: bool, on_shard: Callable[[ShardResult], None] | None,
+    started: float, seeded: str | None,
+) -> RunResult:
     if spec.sample:
         _ensure_sample_data(spec)
     shards = discover_shards(spec.sources)
@@ -47,87 +78,125 @@ def run_profile(
     versions = {k: v for t in taggers for k, v in t.versions().items()}
     config = {"taggers": {t.name: t.describe() for t in taggers}, "settings": spec.tagger_settings,
               "columns": spec.columns, "versions": versions, "write_tags": spec.write_tags}
+    if spec.sample_per_shard is not None or spec.limit is not None:
+        config["sampling"] = {"per_shard": spec.sample_per_shard, "limit": spec.limit,
+                              "seed": spec.sample_seed}
     folder = RunFolder(spec.out)
     folder.prepare(fingerprint(config), spec.to_json(), overwrite)
     _attach_log_file(folder.root / "run.log")
+    if seeded:
+        log.info(seeded)
 
-    jobs = [
-        ShardJob(shard, str(folder.root), tuple(spec.taggers), settings_json,
-                 tuple(sorted(spec.columns.items())), spec.batch_size, spec.write_tags,
-                 spec.examples_per_group)
-        for shard in shards if not folder.is_done(shard.id)
-    ]
-    log.info("%d shard(s), %d already complete, %d to profile with %d worker %s",
-             len(shards), len(shards) - len(jobs), len(jobs), min(spec.workers, max(len(jobs), 1)),
-             spec.executor)
-    for result in _execute(jobs, spec.workers, spec.executor):
-        if result.error:
-            log.warning("shard %s failed: %s", result.shard_id, result.error)
-        else:
-            rate = result.rows / result.seconds if result.seconds else 0
-            log.info("shard %s: %d rows in %.2fs (%.0f rows/s)",
-                     result.shard_id, result.rows, result.seconds, rate)
-        if on_shard:
-            on_shard(result)
+    def make_job(shard: Shard, selection: Selection | None, signature: dict) -> ShardJob:
+        return ShardJob(shard, str(folder.root), tuple(spec.taggers), settings_json,
+                        tuple(sorted(spec.columns.items())), spec.batch_size, spec.write_tags,
+                        spec.examples_per_group, selection, signature)
 
-    plan = count_plan(taggers)
-    counts = merge_all(
-        (_load_counts(folder, s.id) for s in shards),
-        plan.populations, [s.name for s in plan.signals], [s.name for s in plan.scores],
-    )
-    examples = _merge_examples(folder, [s.id for s in shards], spec.examples_per_group)
-    cells = compute_cells(counts, spec.stats)
-    meta = {
-        "name": spec.name,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "tool_version": __version__,
-        "sources": spec.sources,
-        "shards_total": len(shards),
-        "taggers": {t.name: t.describe() for t in taggers},
-        "versions": versions,
-        "settings": spec.to_json(),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    html, stats_path = write_outputs(folder.root, counts, cells, plan, meta, examples, spec)
+    plan = plan_shards(folder, shards, spec, make_job)
+    if spec.incremental:
+        log.info(describe(plan))
+    for shard_id in plan.changed:
+        log.warning("shard %s changed since it was profiled (file or row selection): profiling it again",
+                    shard_id)
+    log.info("%d shard(s), %d already complete, %d to profile on %s", len(shards),
+             len(plan.complete), len(plan.jobs), _engine_label(spec, len(plan.jobs)))
+    progress = Progress({job.shard.id: job.shard.size for job in plan.jobs}, spec.progress_seconds)
+    try:
+        for result in _execute(plan.jobs, spec, folder, progress):
+            progress.shard_done(result)
+            if result.error:
+                log.warning("shard %s failed: %s", result.shard_id, result.error)
+            else:
+                rate = result.rows / result.seconds if result.seconds else 0
+                log.info("shard %s: %d rows in %.2fs (%.0f rows/s)",
+                         result.shard_id, result.rows, result.seconds, rate)
+            if on_shard:
+                on_shard(result)
+    finally:
+        progress.close()
+
+    html, stats_path, counts = finish_run(
+        folder, [s.id for s in shards], taggers, spec, versions, started)
+    folder.mark_finished([s.id for s in shards], plan.summary())
     return RunResult(folder.root, html, stats_path, counts, time.perf_counter() - started)
 
 
-def _execute(jobs: list[ShardJob], workers: int, executor: str) -> Iterable[ShardResult]:
-    """Run shard jobs; results arrive in job order.
+def _execute(
+    jobs: list[ShardJob], spec: RunSpec, folder: RunFolder, progress: Progress
+) -> Iterator[ShardResult]:
+    """Results in completion order (the merge reads parts in shard order, so that is free)."""
+    if spec.engine == "ray" and jobs:
+        from profiler.engine.ray_engine import execute_ray  # ray loads only when asked for
+
+        yield from execute_ray(jobs, spec, folder, progress)
+    else:
+        yield from execute_local(jobs, spec.workers, spec.executor, progress)
+
+
+def execute_local(
+    jobs: list[ShardJob], workers: int, executor: str, progress: Progress | None = None
+) -> Iterator[ShardResult]:
+    """Run shard jobs on this machine, at most 2 x workers queued (memory stays flat).
 
     Threads are the default: the caption path spends its time in RE2, Arrow and numpy kernels
     that release the GIL, and threads start instantly and share the compiled lexicons
-    (BENCHMARKS.md measures both). Processes suit work that holds the GIL.
+    (BENCHMARKS.md measures both). Processes suit work that holds the GIL; they report
+    progress per shard, threads per batch.
     """
+    on_batch = progress.batch if progress else None
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
-            yield process_shard(job)
+            yield process_shard(job, _ticking(progress) if progress else None)
         return
     width = min(workers, len(jobs))
     if executor == "processes":
         context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
         pool: Executor = ProcessPoolExecutor(max_workers=width, mp_context=context)
+        on_batch = None  # callbacks do not cross processes
     else:
         pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="shard")
-    with pool:
-        yield from pool.map(process_shard, jobs)
+    queue = iter(jobs)
+    running: dict[Future, ShardJob] = {}
+    try:
+        for job in itertools.islice(queue, 2 * width):
+            running[pool.submit(process_shard, job, on_batch)] = job
+        while running:
+            done, _ = wait(running, timeout=TICK_SECONDS, return_when=FIRST_COMPLETED)
+            if progress:
+                progress.tick()
+            for future in done:
+                job = running.pop(future)
+                yield _result(future, job)
+                for following in itertools.islice(queue, 1):
+                    running[pool.submit(process_shard, following, on_batch)] = following
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _load_counts(folder: RunFolder, shard_id: str) -> Counts:
-    path = folder.counts_path(shard_id)
-    return Counts.from_dict(json.loads(path.read_text()))
+def _ticking(progress: Progress):
+    """In-thread runs: report the batch and redraw right away."""
+    def on_batch(shard_id: str, rows: int, total: int | None, skipped: int) -> None:
+        progress.batch(shard_id, rows, total, skipped)
+        progress.tick()
+    return on_batch
 
 
-def _merge_examples(folder: RunFolder, shard_ids: list[str], per_group: int) -> dict[str, list]:
-    merged: dict[str, list] = {}
-    for shard_id in shard_ids:
-        path = folder.examples_path(shard_id)
-        if not path.exists():
-            continue
-        for group, rows in json.loads(path.read_text()).items():
-            bucket = merged.setdefault(group, [])
-            bucket.extend(rows[: max(per_group - len(bucket), 0)])
-    return merged
+def _result(future: Future, job: ShardJob) -> ShardResult:
+    """The shard's result; a worker that died (killed, out of memory) fails only its shard."""
+    try:
+        return future.result()
+    except Exception as error:
+        outcome = failed_outcome(job, f"worker died: {type(error).__name__}: {error}", 0.0)
+        save_outcome(RunFolder(Path(job.out)), outcome)
+        return outcome.result
+
+
+def _engine_label(spec: RunSpec, jobs: int) -> str:
+    if spec.engine == "ray":
+        return f"Ray ({spec.address or 'a local instance'})"
+    width = min(spec.workers, max(jobs, 1))
+    kind = {"threads": "thread", "processes": "process"}[spec.executor]
+    return f"{width} worker {kind}{'' if width == 1 else ('es' if kind == 'process' else 's')}"
 
 
 def _attach_log_file(path: Path) -> None:

@@ -1,23 +1,67 @@
 """The run folder: per-shard partial results with completion markers, written atomically.
 
-    <out>/run.json                    the spec and the fingerprint of what produced the parts
-    <out>/parts/<shard>.counts.json   the shard's mergeable counts
-    <out>/parts/<shard>.examples.json a few caption snippets per group
-    <out>/parts/<shard>.done          written last: the shard is complete
-    <out>/tags/<shard>.parquet        per-sample tags, keyed like the input rows
+Shard ids are paths relative to the input folder (`2024-05/part-00001`), so the parts and tag
+trees mirror the input tree, keyed like it (as dolma's attribute files mirror its documents):
+
+    <out>/run.json                         spec, config fingerprint, the finished shard set
+    <out>/parts/<shard id>.counts.json     the shard's mergeable counts
+    <out>/parts/<shard id>.examples.json   a few caption snippets per group
+    <out>/parts/<shard id>.done            written last: the shard is complete (JSON: what
+                                           was read, and the file's size/version it was read from)
+    <out>/tags/<shard id>.parquet          per-sample tags, keyed like the input rows
     <out>/stats.json, index.html, tables/*.csv, run.log
+
+Every file is written to a temp file and renamed, so a `kill -9` at any moment leaves either
+the old file or the new one; a shard without a valid `.done` is profiled again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from profiler.errors import UserError
 from profiler.files import atomic_write_bytes, atomic_write_json
+
+RUN_FILE = "run.json"
+LOCK_FILE = "run.lock"
+TEMP_SUFFIXES = (".partial", ".tmp")  # left behind by a killed run; never read
+HISTORY_KEEP = 50  # run.json keeps the last runs' summaries
+
+
+@contextlib.contextmanager
+def locked(root: Path) -> Iterator[None]:
+    """Hold the run folder's lock: a second process writing the same folder is refused.
+
+    flock is released by the kernel when the process dies, so a killed run never leaves a
+    stale lock. Where flock does not exist (Windows) runs are not locked.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / LOCK_FILE, "a+")  # noqa: SIM115 (held for the whole run)
+    except OSError as error:
+        raise UserError(f"cannot write the output folder {root}: {error.strerror}") from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover (Windows)
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise UserError(f"another bias-profiler run is writing to {root}: wait for it to "
+                                "finish, or choose another --out") from None
+        yield
+    finally:
+        handle.close()
 
 
 def fingerprint(config: dict[str, Any]) -> str:
@@ -29,6 +73,7 @@ class RunFolder:
         self.root = Path(root)
         self.parts = self.root / "parts"
         self.tags = self.root / "tags"
+        self.state: dict[str, Any] = {}
 
     def prepare(self, config_fingerprint: str, spec_json: dict[str, Any], overwrite: bool) -> None:
         """Create the folder; refuse to mix parts made by a different configuration."""
@@ -39,22 +84,41 @@ class RunFolder:
             raise UserError(f"cannot write the output folder {self.root}: {error.strerror}") from None
         if not os.access(self.root, os.W_OK):
             raise UserError(f"cannot write the output folder {self.root}: permission denied")
-        run_file = self.root / "run.json"
-        if run_file.exists():
-            previous = json.loads(run_file.read_text()).get("fingerprint")
-            if previous != config_fingerprint:
-                if not overwrite:
-                    raise UserError(
-                        f"{self.root} holds a run with other taggers or settings: "
-                        "choose another --out, or pass --overwrite to replace it"
-                    )
-                self.clear()
-        atomic_write_json(run_file, {"fingerprint": config_fingerprint, "spec": spec_json})
+        previous = self.read_state()
+        if previous and previous.get("fingerprint") != config_fingerprint:
+            if not overwrite:
+                raise UserError(
+                    f"{self.root} holds a run with other taggers or settings: "
+                    "choose another --out, or pass --overwrite to replace it"
+                )
+            self.clear()
+            previous = {}
+        self.state = {**previous, "fingerprint": config_fingerprint, "spec": spec_json}
+        atomic_write_json(self.root / RUN_FILE, self.state)
+        self.remove_temp_files()
+
+    def remove_temp_files(self) -> None:
+        """Half-written files of a killed run (call only while holding the lock)."""
+        for folder in (self.parts, self.tags):
+            for path in folder.rglob("*"):
+                if path.name.endswith(TEMP_SUFFIXES) and path.is_file():
+                    path.unlink(missing_ok=True)
+
+    def read_state(self) -> dict[str, Any]:
+        path = self.root / RUN_FILE
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(f"{path} is damaged: pass --overwrite to start this run over") from None
 
     def clear(self) -> None:
         for folder in (self.parts, self.tags):
-            for file in folder.iterdir():
-                file.unlink()
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+
+    # -- per-shard files -------------------------------------------------------------------------
 
     def counts_path(self, shard_id: str) -> Path:
         return self.parts / f"{shard_id}.counts.json"
@@ -68,8 +132,69 @@ class RunFolder:
     def tags_path(self, shard_id: str) -> Path:
         return self.tags / f"{shard_id}.parquet"
 
-    def is_done(self, shard_id: str) -> bool:
-        return self.done_path(shard_id).exists()
+    def marker(self, shard_id: str) -> dict[str, Any] | None:
+        """The shard's completion marker; None when incomplete, {} for an old-style marker."""
+        try:
+            text = self.done_path(shard_id).read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return {}  # "ok\n" of earlier versions: complete, read from an unknown file version
+        return data if isinstance(data, dict) else {}
 
-    def mark_done(self, shard_id: str) -> None:
-        atomic_write_bytes(self.done_path(shard_id), b"ok\n")
+    def is_done(self, shard_id: str, signature: dict[str, Any] | None = None) -> bool:
+        """Complete, and (given a signature) made from the same file and row selection."""
+        marker = self.marker(shard_id)
+        if marker is None:
+            return False
+        return signature is None or "signature" not in marker or marker["signature"] == signature
+
+    def mark_done(self, shard_id: str, marker: dict[str, Any] | None = None) -> None:
+        atomic_write_bytes(self.done_path(shard_id), json.dumps(marker or {}, indent=1).encode())
+
+    # -- the run as a whole --------------------------------------------------------------------
+
+    def finished_shards(self) -> list[str] | None:
+        """Shard ids of the last finished run in this folder (None: never finished)."""
+        finished = self.state.get("finished") or self.read_state().get("finished")
+        return None if finished is None else list(finished["shards"])
+
+    def mark_finished(self, shard_ids: list[str], summary: dict[str, Any]) -> None:
+        """Record the shard set the outputs describe, and a line of history."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        history = [*self.state.get("history", []), {"finished": now, **summary}][-HISTORY_KEEP:]
+        self.state = {**self.state, "finished": {"at": now, "shards": shard_ids}, "history": history}
+        atomic_write_json(self.root / RUN_FILE, self.state)
+
+    def link_from(self, previous: Path) -> int:
+        """Seed an empty run folder with a previous run's parts and tags (hard links where the
+        filesystem allows, else copies), so an --incremental run pays only for new shards.
+        Parts are replaced by rename, never rewritten in place, so the previous run stays intact.
+        Returns the number of files linked or copied."""
+        previous = Path(previous)
+        if not (previous / RUN_FILE).is_file():
+            raise UserError(f"{previous} is not a run folder: it has no {RUN_FILE}")
+        if (self.root / RUN_FILE).exists():
+            raise UserError(f"{self.root} already holds a run: seed only a new, empty folder")
+        files = 0
+        for name in ("parts", "tags"):
+            source = previous / name
+            for path in sorted(source.rglob("*")) if source.is_dir() else []:
+                if path.is_dir() or path.name.endswith((".partial", ".tmp")):
+                    continue
+                target = self.root / name / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _link_or_copy(path, target)
+                files += 1
+        state = json.loads((previous / RUN_FILE).read_text())
+        atomic_write_json(self.root / RUN_FILE, state)
+        return files
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

@@ -9,6 +9,7 @@ import functools
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from profiler.engine.runfolder import RunFolder
 from profiler.files import atomic_write_json
 from profiler.schema import CAPTION, KEY
 from profiler.sources import ColumnMapping, Shard, read_shard
-from profiler.sources.parquet import MissingColumnsError, shard_num_rows
+from profiler.sources.parquet import MissingColumnsError, ReadInfo, shard_num_rows
+from profiler.sources.selection import Selection
 from profiler.taggers import Tagger, build_taggers
 from profiler.taggers.identity import GROUPS, PERSON_MENTION, IdentityTagger
 
@@ -32,7 +34,7 @@ SNIPPET_CHARS = 160
 
 @dataclass(frozen=True)
 class ShardJob:
-    """Plain-data description of the work, shipped to a worker process."""
+    """Plain-data description of the work, shipped to a worker process or a Ray task."""
 
     shard: Shard
     out: str
@@ -42,6 +44,8 @@ class ShardJob:
     batch_size: int
     write_tags: bool
     examples_per_group: int
+    selection: Selection | None = None  # None: every row
+    signature: dict[str, Any] | None = None  # recorded in the completion marker
 
 
 @dataclass
@@ -50,6 +54,22 @@ class ShardResult:
     rows: int
     seconds: float
     error: str | None = None
+    skipped: int = 0
+    rows_in_shard: int | None = None
+
+
+@dataclass
+class ShardOutcome:
+    """A profiled shard before it is saved: Ray tasks ship it to the driver, which saves it."""
+
+    result: ShardResult
+    counts: Counts
+    examples: dict[str, list[dict[str, Any]]]
+    marker: dict[str, Any] | None  # None: failed; no completion marker, retried next run
+
+
+# on_batch(shard id, rows read so far, rows to read or None, rows skipped so far)
+BatchCallback = Callable[[str, int, "int | None", int], None]
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,57 +90,94 @@ def count_plan(taggers: tuple[Tagger, ...]) -> CountPlan:
     )
 
 
-def process_shard(job: ShardJob) -> ShardResult:
+def process_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> ShardResult:
     """Profile one shard into the run folder; a failing shard is recorded, never raised."""
+    outcome = profile_shard(job, on_batch)
+    save_outcome(RunFolder(Path(job.out)), outcome)
+    return outcome.result
+
+
+def profile_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> ShardOutcome:
+    """Stream, tag and count one shard; writes only its tag file (atomically, by rename)."""
     started = time.perf_counter()
     folder = RunFolder(Path(job.out))
+    shard_id = job.shard.id
     taggers = cached_taggers(job.taggers, job.tagger_settings_json)
     plan = count_plan(taggers)
     counts = plan.empty()
     examples: dict[str, list[dict[str, Any]]] = {}
-    tags_tmp = folder.tags_path(job.shard.id).with_suffix(".parquet.partial")
+    tags_path = folder.tags_path(shard_id)
+    tags_tmp = tags_path.with_name(tags_path.name + ".partial")
+    info = ReadInfo()
     try:
         writer = None
-        for batch in _batches(job, taggers):
+        for batch in _batches(job, taggers, info):
             counts.read += batch.num_rows
             usable, reasons = _usable_rows(batch, taggers)
             counts.skipped.update(reasons)
             batch = batch.filter(pa.array(usable)) if not usable.all() else batch
             tags = _tag(batch, taggers)
-            counts = counts.merge(count_batch(tags, plan))
+            counts = counts.merge(count_batch(tags, plan, batch.column(CAPTION)))
             _collect_examples(examples, batch, tags, job.examples_per_group)
             if job.write_tags:
                 if writer is None:
+                    tags_tmp.parent.mkdir(parents=True, exist_ok=True)
+                    tags_tmp.unlink(missing_ok=True)  # never write through a hard link
                     writer = pq.ParquetWriter(tags_tmp, tags.schema, compression="zstd")
                 writer.write_table(tags)
+            if on_batch:
+                on_batch(shard_id, counts.read, info.rows_selected, sum(counts.skipped.values()))
         if writer is not None:
             writer.close()
-            tags_tmp.replace(folder.tags_path(job.shard.id))
+            tags_tmp.replace(tags_path)
+        else:
+            tags_path.unlink(missing_ok=True)  # no rows tagged: no stale tags of an older file
     except MissingColumnsError as error:
+        tags_path.unlink(missing_ok=True)
         counts = plan.empty()
         counts.read = error.num_rows
         counts.skipped.update({f"missing_column:{name}": error.num_rows for name in error.missing[:1]})
     except Exception as error:  # a corrupt shard must not stop the run
         tags_tmp.unlink(missing_ok=True)
-        counts = plan.empty()
-        rows = shard_num_rows(job.shard)
-        if rows is not None:
-            counts.read = rows
-            counts.skipped["shard_unreadable"] = rows
-        message = f"{type(error).__name__}: {error}"
-        counts.shards_failed[job.shard.id] = message
-        _write_parts(folder, job.shard.id, counts, {}, done=False)  # retried by the next run
-        return ShardResult(job.shard.id, 0, time.perf_counter() - started, message)
-    counts.shards_completed.append(job.shard.id)
-    _write_parts(folder, job.shard.id, counts, examples)
-    return ShardResult(job.shard.id, counts.read, time.perf_counter() - started)
+        return failed_outcome(job, f"{type(error).__name__}: {error}", time.perf_counter() - started)
+    counts.shards_completed.append(shard_id)
+    marker = {"signature": job.signature, "rows_in_shard": info.rows_in_shard,
+              "rows_read": counts.read}
+    result = ShardResult(shard_id, counts.read, time.perf_counter() - started,
+                         skipped=sum(counts.skipped.values()), rows_in_shard=info.rows_in_shard)
+    return ShardOutcome(result, counts, examples, marker)
 
 
-def _batches(job: ShardJob, taggers: tuple[Tagger, ...]):
+def failed_outcome(job: ShardJob, message: str, seconds: float) -> ShardOutcome:
+    """A shard that could not be profiled: its rows (when the footer says how many) count as
+    skipped `shard_unreadable`, and it gets no completion marker, so the next run retries it."""
+    plan = count_plan(cached_taggers(job.taggers, job.tagger_settings_json))
+    counts = plan.empty()
+    rows = shard_num_rows(job.shard)
+    if rows is not None:
+        rows = (job.selection or Selection()).count(rows)
+        counts.read = rows
+        counts.skipped["shard_unreadable"] = rows
+    counts.shards_failed[job.shard.id] = message
+    result = ShardResult(job.shard.id, 0, seconds, message, rows or 0, rows)
+    return ShardOutcome(result, counts, {}, None)
+
+
+def save_outcome(folder: RunFolder, outcome: ShardOutcome) -> None:
+    """Counts and examples first, the completion marker last: a kill in between means redo."""
+    shard_id = outcome.result.shard_id
+    atomic_write_json(folder.counts_path(shard_id), outcome.counts.to_dict())
+    atomic_write_json(folder.examples_path(shard_id), outcome.examples)
+    if outcome.marker is not None:
+        folder.mark_done(shard_id, outcome.marker)
+
+
+def _batches(job: ShardJob, taggers: tuple[Tagger, ...], info: ReadInfo):
     required = [c for t in taggers for c in t.requires]
     optional = [c for t in taggers for c in t.optional]
     return read_shard(
-        job.shard, required, optional, ColumnMapping(dict(job.columns)), job.batch_size
+        job.shard, required, optional, ColumnMapping(dict(job.columns)), job.batch_size,
+        job.selection, info,
     )
 
 
@@ -166,12 +223,3 @@ def _collect_examples(examples: dict, batch: pa.RecordBatch, tags: pa.Table, per
             if len(bucket) < per_group:
                 bucket.append({"key": keys[i], "caption": captions[i][:SNIPPET_CHARS],
                                **{name: values[i] for name, values in extra.items()}})
-
-
-def _write_parts(
-    folder: RunFolder, shard_id: str, counts: Counts, examples: dict, done: bool = True
-) -> None:
-    atomic_write_json(folder.counts_path(shard_id), counts.to_dict())
-    atomic_write_json(folder.examples_path(shard_id), examples)
-    if done:
-        folder.mark_done(shard_id)

@@ -60,3 +60,33 @@ def forest_plot(rows: list[dict], title: str) -> Markup:
                      f'({r["rr_low"]:.2f}-{r["rr_high"]:.2f})</title></circle>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def sweep_chart(points: list[dict], title: str) -> Markup:
+    """Rate ratio (log scale) against the score threshold, with its interval as a band."""
+    points = [p for p in points if p.get("rate_ratio") and p.get("rr_low") and p.get("rr_high")]
+    if len(points) < 2:
+        return Markup("")
+    width, height, left, bottom, top = 230, 130, 34, 22, 18
+    xs = [p["threshold"] for p in points]
+    lo = math.log(min(min(p["rr_low"] for p in points), 0.5))
+    hi = math.log(max(max(p["rr_high"] for p in points), 2.0))
+    x = lambda t: left + (width - left - 6) * (t - min(xs)) / (max(xs) - min(xs))  # noqa: E731
+    y = lambda v: top + (height - top - bottom) * (hi - math.log(max(v, 1e-3))) / (hi - lo)  # noqa: E731
+    band = " ".join(f"{x(p['threshold']):.1f},{y(p['rr_high']):.1f}" for p in points)
+    band += " " + " ".join(f"{x(p['threshold']):.1f},{y(p['rr_low']):.1f}" for p in reversed(points))
+    line = " ".join(f"{x(p['threshold']):.1f},{y(p['rate_ratio']):.1f}" for p in points)
+    anchors = {0.1: "start", 0.5: "middle", 0.9: "end"}
+    ticks = "".join(
+        f'<text x="{x(t):.1f}" y="{height - 6}" class="axis" text-anchor="{anchor}">{t:g}</text>'
+        for t, anchor in anchors.items() if min(xs) <= t <= max(xs)
+    )
+    return Markup(
+        f'<svg class="sweep" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
+        f'<text x="{left}" y="12" class="label">{escape(title)}</text>'
+        f'<polygon points="{band}" class="band"/>'
+        f'<line x1="{left}" x2="{width - 6}" y1="{y(1):.1f}" y2="{y(1):.1f}" class="ref"/>'
+        f'<text x="{left - 4}" y="{y(1) + 4:.1f}" class="axis" text-anchor="end">1x</text>'
+        f'<polyline points="{line}" class="line"/>{ticks}</svg>'
+    )

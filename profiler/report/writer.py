@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -9,38 +11,65 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
-from profiler.counts import ANY_GENDER, NO_IDENTITY, PERSON, CountPlan, Counts
+from profiler.counts import CountPlan, Counts
 from profiler.files import atomic_write_bytes, atomic_write_json
-from profiler.report.charts import forest_plot, rate_bar
 from profiler.report.document import build_document
+from profiler.report.views import INTERSECTION_GENDERS, report_views
 from profiler.stats import Cell
 
-INTERSECTION_GENDERS = ("female", "male", "unspecified")
-# Content-Security-Policy of the report: nothing may load, nothing may run.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+# Content-Security-Policy of the report: nothing may load; only its own sorting script may run.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '{script_hash}'; "
+       "base-uri 'none'; form-action 'none'")
+TEMPLATES = Path(__file__).parent / "templates"
+SORT_SCRIPT = TEMPLATES / "sortable.js"
 
 
 def write_outputs(
     root: Path, counts: Counts, cells: list[Cell], plan: CountPlan, meta: dict[str, Any],
-    examples: dict[str, list], spec: Any,
+    examples: dict[str, list], spec: Any, shard_parts: list[Counts] | None = None,
+    baseline: dict[str, Any] | None = None, curation: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write every output of a run; returns (index.html, stats.json) paths."""
-    document = build_document(counts, cells, plan, meta, spec.stats)
+    document = build_document(counts, cells, plan, meta, spec.stats, shard_parts, baseline, curation)
+    document["settings"]["redact_captions"] = bool(spec.redact_captions)
     stats_path = root / "stats.json"
     atomic_write_json(stats_path, document)
     atomic_write_json(root / "examples.json", examples)
-    tables = root / "tables"
-    tables.mkdir(exist_ok=True)
-    atomic_write_bytes(tables / "cells.csv", _csv(document["cells"], list(Cell.__dataclass_fields__)))
-    skipped = [{"reason": k, "rows": v} for k, v in document["rows"]["skipped"].items()]
-    atomic_write_bytes(tables / "skipped.csv", _csv(skipped, ["reason", "rows"]))
+    write_tables(root / "tables", document)
     html_path = root / "index.html"
     atomic_write_bytes(html_path, render_html(document, examples, spec.redact_captions).encode())
     return html_path, stats_path
 
 
-def _csv(records: list[dict], columns: list[str]) -> bytes:
+def write_tables(folder: Path, document: dict[str, Any]) -> None:
+    """One CSV per table of the report (flat columns; the JSON holds the same numbers)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = document["cells"]
+    comparisons = [
+        {"population": c["population"], "gender": c["gender"], "signal": c["signal"], **comp}
+        for c in cells for comp in c["comparisons"]
+    ]
+    comparison = document.get("comparison") or {}
+    tables = {
+        "cells": [{k: v for k, v in c.items() if k != "comparisons"} for c in cells],
+        "comparisons": comparisons,
+        "skipped": [{"reason": k, "rows": v} for k, v in document["rows"]["skipped"].items()],
+        "coverage": document["coverage_by_population"],
+        "bootstrap": document["bootstrap"]["cells"],
+        "sweeps": document["sweeps"],
+        "drivers": document["drivers"],
+        "agreement": document["agreement"],
+        "changes": comparison.get("changes", []),
+    }
+    for name, records in tables.items():
+        atomic_write_bytes(folder / f"{name}.csv", csv_bytes(records))
+
+
+def csv_bytes(records: list[dict]) -> bytes:
+    """CSV of flat records (columns: the union of their keys, in first-seen order)."""
+    columns = list(dict.fromkeys(k for r in records for k in r)) or ["empty"]
     table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in records]) if records else (
         pa.table({c: pa.array([], pa.string()) for c in columns}))
     sink = pa.BufferOutputStream()
@@ -49,6 +78,17 @@ def _csv(records: list[dict], columns: list[str]) -> bytes:
 
 
 def render_html(document: dict[str, Any], examples: dict[str, list], redact: bool) -> str:
+    """The self-contained report: autoescaped Jinja2, inline SVG, one hashed inline script."""
+    return render_template(
+        "report.html.j2", doc=document, examples=examples, redact=redact,
+        genders=INTERSECTION_GENDERS,
+        has_curation_section=(TEMPLATES / "sections" / "curation.html.j2").exists(),
+        **report_views(document),
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render a report template with the shared filters, the sorting script and its CSP hash."""
     env = Environment(
         loader=PackageLoader("profiler.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -57,14 +97,18 @@ def render_html(document: dict[str, Any], examples: dict[str, list], redact: boo
     )
     env.filters["pct"] = lambda v: "—" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v: "—" if v is None else f"{v:,}"
-    env.filters["ratio"] = lambda v: "—" if v is None else f"{v:.2f}"
+    env.filters["ratio"] = _format_ratio
     env.filters["pval"] = _format_p
-    template = env.get_template("report.html.j2")
-    return template.render(
-        doc=document, csp=CSP, signals=_signal_views(document), examples=examples, redact=redact,
-        labels={p: v["label"] for p, v in document["populations"].items()},
-        genders=INTERSECTION_GENDERS,
-    )
+    script = SORT_SCRIPT.read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return env.get_template(name).render(
+        csp=CSP.format(script_hash=f"sha256-{digest}"), script=Markup(script), **context)
+
+
+def _format_ratio(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "∞" if value == float("inf") else f"{value:.2f}"
 
 
 def _format_p(value: float | None) -> str:
@@ -73,62 +117,6 @@ def _format_p(value: float | None) -> str:
     if value < 1e-300:
         return "<1e-300"
     return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
-
-
-def _signal_views(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per signal: the group table, the intersection grid and the forest plot."""
-    labels = {p: v["label"] for p, v in document["populations"].items()}
-    kinds = {p: v["kind"] for p, v in document["populations"].items()}
-    views = []
-    for name, info in document["signals"].items():
-        cells = [c for c in document["cells"] if c["signal"] == name]
-        if not any(c["n"] for c in cells):
-            continue
-        overall = [c for c in cells if c["gender"] == ANY_GENDER]
-        scale = max([c["ci_high"] or 0 for c in overall] + [0.01])
-        groups = sorted(
-            (c for c in overall
-             if kinds.get(c["population"]) in ("group", "aggregate") and c["n"] > 0),
-            key=lambda c: (c["suppressed"], -(c["rate"] or 0), c["population"]),
-        )
-        references = [c for c in overall if kinds.get(c["population"]) in ("reference", "all")]
-        for c in [*references, *groups]:
-            c["bar"] = rate_bar(c["rate"], c["ci_low"], c["ci_high"], scale)
-            c["label"] = labels.get(c["population"], c["population"])
-        grid = {
-            (c["population"], c["gender"]): c for c in cells if c["gender"] in INTERSECTION_GENDERS
-        }
-        reference_rates = {g: grid.get((PERSON, g), {}).get("rate") for g in INTERSECTION_GENDERS}
-        intersections = [
-            {"label": labels.get(p, p),
-             "cells": [_heat(grid.get((p, g)), reference_rates[g]) for g in INTERSECTION_GENDERS]}
-            for p in [PERSON, NO_IDENTITY, *[c["population"] for c in groups]]
-            if any(grid.get((p, g)) for g in INTERSECTION_GENDERS)
-        ]
-        forest_rows = [c for c in groups if not c["suppressed"]]
-        views.append({
-            "name": name, "label": info["label"], "description": info["description"],
-            "references": references, "groups": groups, "intersections": intersections,
-            "forest": forest_plot(forest_rows, f"Rate ratio vs all person mentions: {info['label']}"),
-        })
-    return views
-
-
-def _heat(cell: dict | None, reference: float | None) -> dict[str, Any]:
-    """A grid cell with a background class by how far its rate sits from the reference."""
-    if cell is None:
-        return {"text": "", "css": "empty"}
-    if cell["suppressed"]:
-        return {"text": f"n={cell['n']:,} (too few)", "css": "suppressed"}
-    css = "neutral"
-    if reference and cell["rate"] is not None:
-        ratio = cell["rate"] / reference if reference else 1
-        css = "hot3" if ratio >= 2 else "hot2" if ratio >= 1.5 else "hot1" if ratio > 1.1 else (
-            "cold" if ratio < 0.9 else "neutral")
-    return {
-        "text": f"{cell['rate']:.1%} [{cell['ci_low']:.1%}–{cell['ci_high']:.1%}] n={cell['n']:,}",
-        "css": css, "significant": cell.get("significant"),
-    }
 
 
 def rerender(run_dir: Path, redact: bool = False) -> Path:

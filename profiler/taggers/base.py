@@ -21,6 +21,8 @@ class Signal:
     label: str
     description: str
     evaluate: Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]
+    # Read off the caption's own words: term drivers of such a signal would only list its terms.
+    from_caption: bool = False
 
 
 @dataclass(frozen=True)

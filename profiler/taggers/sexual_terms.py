@@ -53,9 +53,11 @@ class SexualTermsTagger(Tagger):
     def signals(self) -> tuple[Signal, ...]:
         return (
             Signal("sexual_terms.any", "Caption: sexual terms",
-                   "caption contains a suggestive or explicit term", _level_at_least(_SUGGESTIVE)),
+                   "caption contains a suggestive or explicit term", _level_at_least(_SUGGESTIVE),
+                   from_caption=True),
             Signal("sexual_terms.explicit", "Caption: explicit terms",
-                   "caption contains an explicit term", _level_at_least(_EXPLICIT)),
+                   "caption contains an explicit term", _level_at_least(_EXPLICIT),
+                   from_caption=True),
         )
 
 

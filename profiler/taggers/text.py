@@ -53,3 +53,33 @@ def tokenize(lowered: pa.Array) -> tuple[pa.Array, np.ndarray]:
     tokens = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists).to_numpy()
     return tokens, parents
+
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers herself him himself his how i if in into is it its itself just
+me more most my myself no nor not now of off on once only or other our ours ourselves out over
+own same she should so some such than that the their theirs them themselves then there these
+they this those through to too under until up very was we were what when where which while who
+whom why will with would you your yours yourself yourselves via new one two free best top buy
+sale shop online com www http https jpg png image images photo photos picture pictures stock
+""".split())
+
+
+def caption_words(captions: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Distinct content words per caption (lower case, possessive 's dropped, no stop words).
+
+    Returns the words and, for each, the index of its caption.
+    """
+    tokens, parents = tokenize(normalize_quotes(pc.utf8_lower(captions)))
+    tokens = pc.replace_substring_regex(tokens, "'s?$", "")
+    keep = pc.and_(
+        pc.match_substring_regex(tokens, "^[a-z][a-z']{2,}$"),
+        pc.invert(pc.is_in(tokens, value_set=pa.array(sorted(STOPWORDS)))),
+    )
+    keep = np.asarray(keep.to_numpy(zero_copy_only=False), bool)
+    words = tokens.filter(pa.array(keep))
+    parents = parents[keep]
+    table = pa.table({"row": parents, "word": words}).group_by(["row", "word"]).aggregate([])
+    return table.column("word").combine_chunks(), table.column("row").to_numpy()

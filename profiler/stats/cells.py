@@ -1,4 +1,4 @@
-"""Rates, intervals, rate ratios and tests over merged counts: pure functions, no I/O.
+"""Cells: every population x gender x signal rate, compared with its references; findings.
 
 Conventions (stated in the report's methodology):
 - rate: Wilson score interval (statsmodels).
@@ -10,17 +10,21 @@ Conventions (stated in the report's methodology):
   log-adjusted ratio interval and Fisher's exact test.
 - Benjamini-Hochberg over every comparison shown, across all signals.
 - cells (or comparison remainders) under `min_support` rows are suppressed, not shown as 0%.
-
-scipy and statsmodels are imported inside the functions: they take a second to import, and
-shard workers (which only count) never need them.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from profiler.counts import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, SPECIAL_POPULATIONS, Counts
+from profiler.stats.rates import (
+    benjamini_hochberg,
+    fisher_p,
+    independent_rate_ratio,
+    odds_ratio,
+    subset_rate_ratio,
+    wilson,
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,30 @@ class StatsSettings:
 
 
 @dataclass
+class Comparison:
+    """A cell against one reference population (same gender and signal)."""
+
+    reference: str
+    subset: bool
+    rate_ratio: float | None = None
+    rr_low: float | None = None
+    rr_high: float | None = None
+    odds_ratio: float | None = None
+    or_low: float | None = None
+    or_high: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    significant: bool | None = None
+    note: str | None = None
+
+
+@dataclass
 class Cell:
-    """One population x gender x signal: its rate and, where defined, its comparison."""
+    """One population x gender x signal: its rate and its comparisons with references.
+
+    The flat `reference` .. `comparison_note` fields repeat the primary comparison (the first):
+    groups against all person mentions; person mentions against captions with no mention.
+    """
 
     population: str
     gender: str
@@ -51,72 +77,31 @@ class Cell:
     q_value: float | None = None
     significant: bool | None = None
     comparison_note: str | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
-
-def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    from statsmodels.stats.proportion import proportion_confint
-
-    low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
-    rate = k / n
-    # Clamp floating-point dust: at k = 0 or k = n the bound must equal the rate exactly.
-    return float(max(min(low, rate), 0.0)), float(min(max(high, rate), 1.0))
-
-
-def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: float = 0.95):
-    """Rate ratio of a group to its whole reference (group + rest), with a delta-method interval.
-
-    log RR = log p_g - log(w p_g + (1 - w) p_r), w = n_g / (n_g + n_r); p_g and p_r are
-    independent. Zero cells get the Haldane-Anscombe +0.5 for the interval only.
-    """
-    n_ref, k_ref = n_g + n_rest, k_g + k_rest
-    if n_g == 0 or n_rest == 0 or k_ref == 0:
-        return None, None, None
-    estimate = (k_g / n_g) / (k_ref / n_ref)
-    zero = min(k_g, n_g - k_g, k_rest, n_rest - k_rest) == 0
-    c = 0.5 if zero else 0.0
-    p_g = (k_g + c) / (n_g + 2 * c)
-    p_r = (k_rest + c) / (n_rest + 2 * c)
-    w = n_g / n_ref
-    p_all = w * p_g + (1 - w) * p_r
-    var = (1 / p_g - w / p_all) ** 2 * p_g * (1 - p_g) / n_g
-    var += ((1 - w) / p_all) ** 2 * p_r * (1 - p_r) / n_rest
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + confidence / 2)
-    centre = math.log(p_g / p_all)
-    half = z * math.sqrt(var)
-    return _contain(estimate, math.exp(centre - half), math.exp(centre + half))
+    def sync_primary(self) -> None:
+        if not self.comparisons:
+            return
+        first = self.comparisons[0]
+        self.reference, self.comparison_note = first.reference, first.note
+        self.rate_ratio, self.rr_low, self.rr_high = first.rate_ratio, first.rr_low, first.rr_high
+        self.p_value, self.q_value, self.significant = first.p_value, first.q_value, first.significant
 
 
-def independent_rate_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95):
-    """Rate ratio of two independent samples with statsmodels' log-adjusted interval."""
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
-    if n1 == 0 or n2 == 0 or k2 == 0:
-        return None, None, None
-    low, high = confint_proportions_2indep(
-        k1, n1, k2, n2, compare="ratio", method="log-adjusted", alpha=1 - confidence
-    )
-    return _contain((k1 / n1) / (k2 / n2), float(low), float(high))
-
-
-def _contain(estimate: float, low: float, high: float) -> tuple[float, float, float]:
-    """The interval comes from adjusted counts; widen it so it always holds the raw estimate
-    (0 positives give a ratio of 0 and a lower bound of 0, not a bound above the estimate)."""
-    return estimate, min(low, estimate), max(high, estimate)
-
-
-def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
-    from scipy.stats import fisher_exact
-
-    return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+# Which references each kind of population is compared with, primary first.
+def references_for(population: str) -> list[tuple[str, bool]]:
+    if population == PERSON:
+        return [(NO_IDENTITY, False)]
+    if population in SPECIAL_POPULATIONS:
+        return []
+    return [(PERSON, True), (NO_IDENTITY, False)]
 
 
 def compute_cells(counts: Counts, settings: StatsSettings = StatsSettings()) -> list[Cell]:
-    """Every population x gender x signal cell with its rate; comparisons where defined."""
+    """Every population x gender x signal cell with its rate and comparisons (BH-adjusted)."""
     cells: list[Cell] = []
     for signal in counts.signals:
         for population in counts.populations:
@@ -125,6 +110,8 @@ def compute_cells(counts: Counts, settings: StatsSettings = StatsSettings()) -> 
                     continue
                 cells.append(_cell(counts, population, gender, signal, settings))
     _adjust(cells, settings.alpha)
+    for cell in cells:
+        cell.sync_primary()
     return cells
 
 
@@ -135,41 +122,40 @@ def _cell(counts: Counts, population: str, gender: str, signal: str, s: StatsSet
         return cell
     cell.rate = k / n
     cell.ci_low, cell.ci_high = wilson(k, n, s.confidence)
-    if population == PERSON:
-        _compare(cell, counts, s, NO_IDENTITY, subset=False)
-    elif population not in SPECIAL_POPULATIONS:
-        _compare(cell, counts, s, PERSON, subset=True)
+    cell.comparisons = [
+        compare_with(cell, counts, s, reference, subset)
+        for reference, subset in references_for(population)
+    ]
     return cell
 
 
-def _compare(cell: Cell, counts: Counts, s: StatsSettings, reference: str, subset: bool) -> None:
+def compare_with(cell: Cell, counts: Counts, s: StatsSettings, reference: str, subset: bool):
     """Compare a cell with a reference that contains it (`subset`) or is disjoint from it.
 
-    Either way the test uses the two disjoint samples: the cell, and the reference (less the
-    cell when it is part of it).
+    Either way the test and the odds ratio use two disjoint samples: the cell, and the
+    reference (less the cell when it is part of it).
     """
+    comparison = Comparison(reference, subset)
     n_other, k_other = counts.cell(reference, cell.gender, cell.signal)
     if subset:
         n_other, k_other = n_other - cell.n, k_other - cell.k
-    cell.reference = reference
     if n_other < s.min_support:
-        cell.comparison_note = f"{'rest of the ' if subset else ''}reference below minimum support"
-        return
+        comparison.note = f"{'rest of the ' if subset else ''}reference below minimum support"
+        return comparison
     ratio = subset_rate_ratio if subset else independent_rate_ratio
-    cell.rate_ratio, cell.rr_low, cell.rr_high = ratio(cell.k, cell.n, k_other, n_other, s.confidence)
-    cell.p_value = fisher_p(cell.k, cell.n, k_other, n_other)
+    c = comparison
+    c.rate_ratio, c.rr_low, c.rr_high = ratio(cell.k, cell.n, k_other, n_other, s.confidence)
+    c.odds_ratio, c.or_low, c.or_high = odds_ratio(cell.k, cell.n, k_other, n_other, s.confidence)
+    c.p_value = fisher_p(cell.k, cell.n, k_other, n_other)
+    return comparison
 
 
 def _adjust(cells: list[Cell], alpha: float) -> None:
     """Benjamini-Hochberg q-values over every comparison made in the run."""
-    from statsmodels.stats.multitest import multipletests
-
-    tested = [c for c in cells if c.p_value is not None]
-    if not tested:
-        return
-    reject, q, _, _ = multipletests([c.p_value for c in tested], alpha=alpha, method="fdr_bh")
-    for cell, q_value, rejected in zip(tested, q, reject, strict=True):
-        cell.q_value, cell.significant = float(q_value), bool(rejected)
+    tested = [c for cell in cells for c in cell.comparisons if c.p_value is not None]
+    q_values, rejected = benjamini_hochberg([c.p_value for c in tested], alpha)
+    for comparison, q_value, reject in zip(tested, q_values, rejected, strict=True):
+        comparison.q_value, comparison.significant = q_value, reject
 
 
 def headline_findings(

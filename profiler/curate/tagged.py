@@ -1,0 +1,118 @@
+"""A profiled run as curation input: its complete tag shards, schema, taxonomy and sources.
+
+Reads only what `profile` has written before its report (run.json, tags/, parts/*.done), so the
+report can call curation functions while the run is being finished.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from profiler.curate.compile import Vocabulary
+from profiler.errors import UserError
+from profiler.schema import GENDERS, KEY, SEXUAL_LEVELS
+from profiler.taggers.dataset import NSFW_LABEL, NSFW_LABELS
+from profiler.taggers.identity import GENDER, GROUPS, MENTIONS
+from profiler.taggers.identity_lexicon import MENTION_GENDERS
+from profiler.taggers.lexicon import load_lexicon
+from profiler.taggers.sexual_terms import LEVEL
+
+BATCH_ROWS = 262_144
+
+
+@dataclass
+class TaggedRun:
+    """The curation view of a run folder."""
+
+    root: Path
+    spec: dict[str, Any]
+    shard_ids: list[str]  # complete shards with tags, sorted
+    incomplete: list[str]  # shards with parts but no completion marker or no tags
+    schema: pa.Schema
+    groups: dict[str, str] = field(default_factory=dict)  # group -> label, taxonomy order
+    aggregates: dict[str, list[str]] = field(default_factory=dict)
+
+    def tags_path(self, shard_id: str) -> Path:
+        return self.root / "tags" / f"{shard_id}.parquet"
+
+    def batches(self, shard_id: str, columns: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
+        """Stream a shard's tags reading only `columns`; a column the shard lacks reads as nulls."""
+        parquet = pq.ParquetFile(self.tags_path(shard_id))
+        present = [c for c in columns if c in parquet.schema_arrow.names]
+        absent = [c for c in columns if c not in present]
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
+            table = pa.Table.from_batches([batch])
+            for name in absent:
+                table = table.append_column(
+                    self.schema.field(name), pa.nulls(table.num_rows, self.schema.field(name).type))
+            yield table.select(columns)
+
+    def vocabulary(self) -> Vocabulary:
+        """Known values of the text tag columns, so a typo'd value is an error."""
+        values: dict[str, tuple[str, ...]] = {GENDER: GENDERS, NSFW_LABEL: NSFW_LABELS}
+        if self.groups:
+            values[GROUPS] = tuple(self.groups)
+            values[MENTIONS] = tuple(f"{g}:{s}" for g in self.groups for s in MENTION_GENDERS)
+        names = set(self.schema.names)
+        return Vocabulary(
+            values={k: v for k, v in values.items() if k in names},
+            ordered={LEVEL: SEXUAL_LEVELS} if LEVEL in names else {},
+        )
+
+    def population_labels(self) -> dict[str, str]:
+        """The report's labels (profiler.report.document.population_labels), from the lexicon."""
+        labels = {"all": "All captions", "person_mention": "Any identity person mention",
+                  "no_identity": "No identity person mention", **self.groups}
+        for aggregate in self.aggregates:
+            labels[aggregate] = aggregate.replace("_any", "").replace("_", " ").title() + " (any)"
+        return labels
+
+
+def open_tagged_run(run_dir: str | Path) -> TaggedRun:
+    """Open a run folder for curation; UserError when it is not one or holds no tags."""
+    root = Path(run_dir)
+    run_file = root / "run.json"
+    if not run_file.is_file():
+        raise UserError(f"{root} is not a run folder: it has no run.json (run bias-profiler profile first)")
+    try:
+        spec = json.loads(run_file.read_text()).get("spec", {})
+    except json.JSONDecodeError as error:
+        raise UserError(f"{run_file} is not valid JSON: {error}") from None
+    tag_files = {p.name.removesuffix(".parquet"): p for p in (root / "tags").glob("*.parquet")}
+    done = {p.name.removesuffix(".done") for p in (root / "parts").glob("*.done")}
+    started = {p.name.removesuffix(".counts.json") for p in (root / "parts").glob("*.counts.json")}
+    shard_ids = sorted(s for s in tag_files if s in done)
+    incomplete = sorted((started | set(tag_files)) - set(shard_ids))
+    if not shard_ids:
+        why = ("it was profiled with --no-tags" if done else "no shard has finished")
+        raise UserError(f"{root} holds no per-sample tags to curate ({why}): run bias-profiler profile "
+                        "again without --no-tags")
+    schema = _unified_schema([tag_files[s] for s in shard_ids])
+    if KEY not in schema.names:
+        raise UserError(f"the tag files of {root} have no key column; re-run bias-profiler profile")
+    groups, aggregates = _taxonomy(spec) if GROUPS in schema.names else ({}, {})
+    return TaggedRun(root, spec, shard_ids, incomplete, schema, groups, aggregates)
+
+
+def _unified_schema(paths: list[Path]) -> pa.Schema:
+    schemas = [pq.read_schema(p) for p in paths]
+    try:
+        return pa.unify_schemas(schemas)
+    except pa.ArrowInvalid as error:
+        raise UserError(f"tag files disagree on column types ({error}); re-run the profile") from None
+
+
+def _taxonomy(spec: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Groups (with labels) and aggregates of the identity lexicon the run used."""
+    settings = (spec.get("tagger_settings") or {}).get("identity") or {}
+    data = load_lexicon("identity", settings.get("lexicon_path"))
+    groups = {name: str(table.get("label", name)) for name, table in data.get("groups", {}).items()}
+    aggregates = {k: [m for m in v if m in groups] for k, v in data.get("aggregates", {}).items()}
+    return groups, aggregates

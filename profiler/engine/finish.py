@@ -1,0 +1,67 @@
+"""Finish a run: merge the shards' partial counts, compute the statistics, write the outputs."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from profiler import __version__
+from profiler.counts import Counts
+from profiler.engine.plan import sampling_meta
+from profiler.engine.runfolder import RunFolder
+from profiler.engine.shard import count_plan
+from profiler.report import write_outputs
+from profiler.report.compare_report import load_stats_document
+from profiler.stats import compute_cells
+from profiler.taggers import Tagger
+from profiler.term_counts import TermCounts
+
+
+def finish_run(
+    folder: RunFolder, shard_ids: list[str], taggers: tuple[Tagger, ...], spec: Any,
+    versions: dict[str, str], started: float,
+) -> tuple[Path, Path, Counts]:
+    """Merge parts (keeping per-shard tallies for the bootstrap) and write every output."""
+    plan = count_plan(taggers)
+    counts = plan.empty()
+    shard_parts: list[Counts] = []
+    for shard_id in shard_ids:
+        part = Counts.from_dict(json.loads(folder.counts_path(shard_id).read_text()))
+        counts = counts.merge(part)
+        shard_parts.append(replace(part, terms=TermCounts.empty()))  # the bootstrap needs no words
+    examples = merge_examples(folder, shard_ids, spec.examples_per_group)
+    cells = compute_cells(counts, spec.stats)
+    meta = {
+        "name": spec.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tool_version": __version__,
+        "sources": spec.sources,
+        "shards_total": len(shard_ids),
+        "taggers": {t.name: t.describe() for t in taggers},
+        "versions": versions,
+        "settings": spec.to_json(),
+        "seconds": round(time.perf_counter() - started, 3),
+        "sampling": sampling_meta(folder, shard_ids, spec),  # None: every row was read
+    }
+    baseline = load_stats_document(spec.baseline) if getattr(spec, "baseline", None) else None
+    html, stats_path = write_outputs(
+        folder.root, counts, cells, plan, meta, examples, spec,
+        shard_parts=shard_parts, baseline=baseline,
+    )
+    return html, stats_path, counts
+
+
+def merge_examples(folder: RunFolder, shard_ids: list[str], per_group: int) -> dict[str, list]:
+    merged: dict[str, list] = {}
+    for shard_id in shard_ids:
+        path = folder.examples_path(shard_id)
+        if not path.exists():
+            continue
+        for group, rows in json.loads(path.read_text()).items():
+            bucket = merged.setdefault(group, [])
+            bucket.extend(rows[: max(per_group - len(bucket), 0)])
+    return merged
