@@ -216,7 +216,7 @@ def test_benjamini_hochberg_controls_fdr_with_power():
     n_extra = 4000
     p_extra = p0 - 5 * n_group * (p1 - p0) / n_extra
     settings = StatsSettings(min_support=30, confidence=0.95, alpha=0.05)
-    runs, fdp, power, null_rejections = 300, [], [], 0
+    runs, fdp, power, null_rejections = 500, [], [], 0
     for _ in range(runs):
         k_g = rng.binomial(n_group, np.where(elevated, p1, p0))
         k_extra = int(rng.binomial(n_extra, p_extra))
@@ -240,7 +240,7 @@ def test_global_null_rarely_discovers_anything():
     rng = np.random.default_rng(5)
     groups = [f"g{i:02d}" for i in range(20)]
     sizes = rng.integers(150, 500, size=20)
-    runs, any_discovery, p_small = 300, 0, 0
+    runs, any_discovery, p_small = 500, 0, 0
     for _ in range(runs):
         k_g = rng.binomial(sizes, 0.12)
         cells = compute_cells(_counts_one_gender(groups, sizes, k_g), StatsSettings())
