@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,17 +19,19 @@ TIMESTAMPS = ("created", "seconds")  # the only fields of stats.json allowed to 
 
 
 @lru_cache(maxsize=1)
-def _base_table(cache: str) -> pa.Table:
-    folder = generate_sample(Path(cache), shards=1, rows_per_shard=BASE_ROWS, seed=11)
-    return pq.read_table(folder / "part-00000.parquet")
+def _base_table() -> pa.Table:
+    """One generated demo shard per test session (generating is the slow part)."""
+    with tempfile.TemporaryDirectory(prefix="bias-profiler-engine-") as cache:
+        folder = generate_sample(Path(cache), shards=1, rows_per_shard=BASE_ROWS, seed=11)
+        return pq.read_table(folder / "part-00000.parquet")
 
 
 def write_shards(
-    folder: Path, names: list[str], rows: int, cache: Path, keys: bool = True, row_group: int = 4096,
+    folder: Path, names: list[str], rows: int, keys: bool = True, row_group: int = 4096,
 ) -> list[Path]:
     """Shards `names` (relative paths, nested allowed) of `rows` rows each, each a different
     rotation of one generated demo shard, so no two shards hold the same rows in order."""
-    base = _base_table(str(cache))
+    base = _base_table()
     if not keys:
         base = base.drop_columns(["key"])
     paths = []

@@ -257,3 +257,26 @@ def test_amplification_interval_covers_at_nominal_rate(n_g, n_rest, p_g, p_rest)
         _, low, high = subset_rate_ratio(a, n_g, b, n_rest)
         covered += low <= truth <= high
     assert 0.93 <= covered / reps <= 0.975
+
+
+def test_run_without_identity_tags_still_measures_removal(tmp_path):
+    """A caption-terms-only run: no groups, so only all rows and rates; weights are refused."""
+    import pyarrow as pa
+
+    run = tmp_path / "run"
+    (run / "tags").mkdir(parents=True)
+    (run / "parts").mkdir()
+    levels = ["explicit"] * 5 + ["none"] * 45
+    pq.write_table(pa.table({"key": [str(i) for i in range(50)], "sexual_terms.level": levels,
+                             "dataset.punsafe": pa.nulls(50, pa.float64())}),  # no scores at all
+                   run / "tags" / "only.parquet")
+    (run / "parts" / "only.done").write_text("ok\n")
+    (run / "run.json").write_text(json.dumps({"spec": {"name": "terms", "sources": []}}))
+    result = run_curate(CurateRequest(run, tmp_path / "out", where='sexual_terms.level == "explicit"'))
+    assert result.summary["rows"]["removed"] == 5
+    assert cell(json.loads((tmp_path / "out" / "impact.json").read_text()), "all")["removed_rate"] == 0.1
+    with pytest.raises(UserError, match="no identity tags"):
+        run_curate(CurateRequest(run, tmp_path / "w", target_shares="east_asian=0.1"))
+    impact = standard_filter_impacts(run)
+    assert [f["available"] for f in impact["filters"]] == [False, True, True, False]
+    assert "no row has the values" in impact["filters"][0]["note"]

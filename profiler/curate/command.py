@@ -113,7 +113,22 @@ def run_curate(request: CurateRequest) -> CurateResult:
     if weights_error:
         raise UserError(f"no weights written: {weights_error} (the other outputs are in {out})")
     labels = {s.name: s.label for s in signals}
-    text = impact_text(impact, labels, request.min_support)
+    layout = ("DataComp u8,u8 uid pairs" if key_info["npy_layout"] == "datacomp_u8_pairs"
+              else "unicode keys")
+    notes = [f"\n{key_info['count']:,} {request.key_list} keys in {request.key_list}_keys.txt / .parquet; "
+             f"{request.key_list}_uids.npy holds {key_info['npy_unique']:,} sorted {layout}."]
+    if copies:
+        rows = summary["input_rows"]
+        notes.append(f"Filtered shard copies: {rows['written']:,} of {rows['read']:,} input rows in "
+                     f"{out / 'shards'} ({rows['untagged_dropped']:,} rows the profile never tagged "
+                     "are not copied).")
+    if run.incomplete:
+        notes.append(f"Note: {len(run.incomplete)} shard(s) of the run are incomplete and were left out "
+                     "(finish the profile by running it again).")
+    if key_info["duplicates"]:
+        notes.append(f"Note: {key_info['duplicates']:,} listed keys repeat (the dataset reuses keys); the "
+                     ".npy holds each key once and --shards copies every row of a kept key.")
+    text = "\n".join([impact_text(impact, labels, request.min_support), *notes])
     return CurateResult(summary, text + ("\n\n" + weights_text(weights) if weights else ""))
 
 
@@ -146,9 +161,10 @@ def _prepare_out(request: CurateRequest, run: TaggedRun) -> Path:
     if out.exists() and any(out.iterdir()) and not request.overwrite:
         what = "a previous curation" if previous.exists() else "other files"
         raise UserError(f"{out} holds {what}: choose another --out or pass --overwrite")
-    if previous.exists():  # stale shard copies of the previous curation must not linger
-        for name in json.loads(previous.read_text()).get("outputs", {}).get("shards", []):
-            (out / name).unlink(missing_ok=True)
+    if previous.exists():  # outputs of the previous curation must not linger beside the new ones
+        for names in json.loads(previous.read_text()).get("outputs", {}).values():
+            for name in names:
+                (out / name).unlink(missing_ok=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -58,17 +58,15 @@ class Populations:
         cells += [np.full(int(person.sum()), index[(PERSON, ANY)]),
                   np.full(int((~person).sum()), index[(NO_IDENTITY, ANY)])]
         owner, group, gender = self._mentions(tags.column(MENTIONS))
-        if len(owner):
+        if len(owner):  # only mention cells can repeat within a row: deduplicate just those
             table = self._cell_table(index)
-            for column in range(table.shape[2]):
-                hit = table[group, gender, column]
-                keep = hit >= 0
-                rows.append(owner[keep])
-                cells.append(hit[keep])
-        row, cell = np.concatenate(rows), np.concatenate(cells).astype(np.int64)
-        width = len(index)
-        unique = np.unique(row.astype(np.int64) * width + cell)
-        return unique // width, unique % width
+            hits = table[group, gender]  # (mentions, k)
+            keep = hits >= 0
+            width = len(index)
+            pairs = distinct(np.repeat(owner, hits.shape[1])[keep.ravel()] * width + hits[keep])
+            rows.append(pairs // width)
+            cells.append(pairs % width)
+        return np.concatenate(rows).astype(np.int64), np.concatenate(cells).astype(np.int64)
 
     def _mentions(self, mentions: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, ...]:
         if isinstance(mentions, pa.ChunkedArray):
@@ -93,3 +91,12 @@ class Populations:
                             index[(aggregate, gender)] if inside else -1]
                 table[gi, si] = ids
         return table
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted unique values by sort and compare (several times faster here than np.unique's
+    hash path in numpy 2.x)."""
+    ordered = np.sort(values, kind="stable")
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]

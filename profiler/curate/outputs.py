@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from profiler.curate.membership import distinct
 from profiler.errors import UserError
 from profiler.schema import KEY
 from profiler.sources.columns import ColumnMapping
@@ -44,6 +45,8 @@ class KeyListWriter:
     def add(self, keys: pa.Array) -> None:
         if not len(keys):
             return
+        if keys.type != pa.string():
+            keys = pc.cast(keys, pa.string())
         if pc.any(pc.match_substring_regex(keys, r"[\r\n]")).as_py():
             raise UserError("a key contains a line break, which the text key list cannot hold; "
                             "map another key column with --columns key=... when profiling")
@@ -102,9 +105,9 @@ def uid_array(keys: pa.Array) -> tuple[np.ndarray, str]:
             halves.append(value)
         uids = np.empty(len(keys), DATACOMP_UID)
         uids["f0"], uids["f1"] = halves
-        return np.unique(uids), "datacomp_u8_pairs"
+        return distinct(uids), "datacomp_u8_pairs"
     strings = keys.to_numpy(zero_copy_only=False).astype(str) if len(keys) else np.array([], "<U1")
-    return np.unique(strings), "unicode"
+    return distinct(strings), "unicode"
 
 
 def input_keys(table: pa.Table | pa.RecordBatch, key_column: str | None, shard_id: str, start: int = 0):

@@ -48,9 +48,14 @@ def finish_run(
         "sampling": sampling_meta(folder, shard_ids, spec),  # None: every row was read
     }
     baseline = load_stats_document(spec.baseline) if getattr(spec, "baseline", None) else None
+    curation = None
+    if spec.write_tags and counts.tagged:
+        from profiler.curate.impact import standard_filter_impacts
+
+        curation = standard_filter_impacts(folder.root, spec.stats.min_support, spec.stats.confidence)
     html, stats_path = write_outputs(
         folder.root, counts, cells, plan, meta, examples, spec,
-        shard_parts=shard_parts, baseline=baseline,
+        shard_parts=shard_parts, baseline=baseline, curation=curation,
     )
     return html, stats_path, counts
 
