@@ -150,6 +150,8 @@ def _profile(args: argparse.Namespace) -> int:
     else:
         # the run's name: --name, else the --out folder's (stable when the command is re-run)
         name = args.name or (Path(args.out).name if args.out else default_run_name())
+        if (args.dated or args.date) and not (args.out or args.name):
+            raise UserError("--dated needs --out ROOT (or --name): the folder that keeps the dated runs")
         spec = RunSpec(name=name, sources=list(args.sources),
                        out=DEFAULT_OUT_ROOT, columns=columns)
     if args.taggers:

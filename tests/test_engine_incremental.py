@@ -54,6 +54,7 @@ def test_incremental_drops_removed_shards(tmp_path):
     assert profile(str(data), "--out", str(out), "--name", "r", "--incremental") == 0
     stats = load_stats(out)
     assert stats["rows"]["read"] == ROWS and stats["shards"]["total"] == 1
+    assert not (out / "tags" / "a.parquet").exists() and not (out / "parts" / "a.done").exists()
     fresh = tmp_path / "fresh"
     assert profile(str(kept), "--out", str(fresh), "--name", "r") == 0
     fresh_stats = comparable(load_stats(fresh))

@@ -85,9 +85,10 @@ def open_tagged_run(run_dir: str | Path) -> TaggedRun:
         spec = json.loads(run_file.read_text()).get("spec", {})
     except json.JSONDecodeError as error:
         raise UserError(f"{run_file} is not valid JSON: {error}") from None
-    tag_files = {p.name.removesuffix(".parquet"): p for p in (root / "tags").glob("*.parquet")}
-    done = {p.name.removesuffix(".done") for p in (root / "parts").glob("*.done")}
-    started = {p.name.removesuffix(".counts.json") for p in (root / "parts").glob("*.counts.json")}
+    tag_files = {_shard_id(p, root / "tags", ".parquet"): p for p in (root / "tags").rglob("*.parquet")}
+    done = {_shard_id(p, root / "parts", ".done") for p in (root / "parts").rglob("*.done")}
+    started = {_shard_id(p, root / "parts", ".counts.json")
+               for p in (root / "parts").rglob("*.counts.json")}
     shard_ids = sorted(s for s in tag_files if s in done)
     incomplete = sorted((started | set(tag_files)) - set(shard_ids))
     if not shard_ids:
@@ -99,6 +100,11 @@ def open_tagged_run(run_dir: str | Path) -> TaggedRun:
         raise UserError(f"the tag files of {root} have no key column; re-run bias-profiler profile")
     groups, aggregates = _taxonomy(spec) if GROUPS in schema.names else ({}, {})
     return TaggedRun(root, spec, shard_ids, incomplete, schema, groups, aggregates)
+
+
+def _shard_id(path: Path, folder: Path, suffix: str) -> str:
+    """Shard ids are paths relative to parts/ and tags/ (the trees mirror the input tree)."""
+    return path.relative_to(folder).as_posix().removesuffix(suffix)
 
 
 def _unified_schema(paths: list[Path]) -> pa.Schema:

@@ -95,6 +95,8 @@ def _profile(
     plan = plan_shards(folder, shards, spec, make_job)
     if spec.incremental:
         log.info(describe(plan))
+    for shard_id in plan.removed:
+        folder.forget(shard_id)  # the run folder describes the source as it is now
     for shard_id in plan.changed:
         log.warning("shard %s changed since it was profiled (file or row selection): profiling it again",
                     shard_id)

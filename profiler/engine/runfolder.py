@@ -151,6 +151,12 @@ class RunFolder:
             return False
         return signature is None or "signature" not in marker or marker["signature"] == signature
 
+    def forget(self, shard_id: str) -> None:
+        """Remove a shard's parts and tags (it left the source; --incremental drops it)."""
+        for path in (self.counts_path(shard_id), self.examples_path(shard_id),
+                     self.done_path(shard_id), self.tags_path(shard_id)):
+            path.unlink(missing_ok=True)
+
     def mark_done(self, shard_id: str, marker: dict[str, Any] | None = None) -> None:
         atomic_write_bytes(self.done_path(shard_id), json.dumps(marker or {}, indent=1).encode())
 

@@ -62,9 +62,22 @@ def write_tables(folder: Path, document: dict[str, Any]) -> None:
         "drivers": document["drivers"],
         "agreement": document["agreement"],
         "changes": comparison.get("changes", []),
+        "curation": _curation_rows(document.get("curation")),
     }
     for name, records in tables.items():
         atomic_write_bytes(folder / f"{name}.csv", csv_bytes(records))
+
+
+def _curation_rows(curation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per population x gender x standard filter: what the filter removes."""
+    if not curation:
+        return []
+    return [
+        {"population": row["population"], "gender": row["gender"], "n_before": row["n_before"],
+         "filter": name, **numbers}
+        for row in curation.get("comparison", [])
+        for name, numbers in row.get("filters", {}).items()
+    ]
 
 
 def csv_bytes(records: list[dict]) -> bytes:

@@ -1,0 +1,162 @@
+"""Zero-shot classification over embeddings: class embeddings from prompt ensembles, softmax scores.
+
+numpy only (no torch): scoring precomputed image embeddings needs the class embeddings (computed
+once with the model's text tower, or loaded from a cache) and a matrix product, nothing else.
+
+Defaults (documented in the banks): `clip.sexual` = sexual score >= the bank's threshold (0.5
+for the bundled sexual-content bank); `clip.identity_groups` = identity groups with probability
+>= the bank's threshold (0.3 for the bundled identity bank). Both are uncalibrated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from profiler.errors import UserError
+from profiler.models.prompts import PromptBank
+
+SEXUAL_SCORE = "clip.sexual_score"
+SEXUAL_CLASS = "clip.sexual_class"
+SEXUAL = "clip.sexual"
+IDENTITY_GROUPS = "clip.identity_groups"
+# rows scored at a time: a chunk stays in cache between the product and the norms
+CHUNK_ROWS = 4096
+
+
+def class_embeddings(encode: Callable[[list[str]], np.ndarray], bank: PromptBank) -> np.ndarray:
+    """(classes, dim) unit vectors: per class, the mean of its normalized prompt embeddings,
+    renormalized (CLIP's prompt ensembling)."""
+    prompts = [p for c in bank.classes for p in c.prompts]
+    owner = np.repeat(np.arange(len(bank.classes)), [len(c.prompts) for c in bank.classes])
+    embedded = _unit_rows(np.asarray(encode(prompts), np.float64))
+    sums = np.zeros((len(bank.classes), embedded.shape[1]))
+    np.add.at(sums, owner, embedded)
+    return _unit_rows(sums / np.bincount(owner)[:, None]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ZeroShotClassifier:
+    """Class embeddings of a bank under one model, and that model's softmax scale."""
+
+    weights: np.ndarray  # (classes, dim), unit rows
+    logit_scale: float
+    bank: PromptBank
+    model: str = "the model"
+
+    def __post_init__(self) -> None:
+        if self.weights.ndim != 2 or self.weights.shape[0] != len(self.bank.classes):
+            raise ValueError("weights must be (classes, dim), one row per bank class")
+
+    @classmethod
+    def build(cls, encode: Callable[[list[str]], np.ndarray], bank: PromptBank,
+              logit_scale: float, model: str = "the model") -> ZeroShotClassifier:
+        return cls(class_embeddings(encode, bank), float(logit_scale), bank, model)
+
+    @property
+    def dim(self) -> int:
+        return int(self.weights.shape[1])
+
+    def check(self, embeddings: np.ndarray) -> None:
+        """Embeddings must be (rows, the model's embedding dimension)."""
+        shape = getattr(embeddings, "shape", ())
+        if len(shape) != 2 or shape[1] != self.dim:
+            got = shape[1] if len(shape) == 2 else f"shape {tuple(shape)}"
+            raise UserError(
+                f"embeddings have dimension {got} but {self.model} embeds in {self.dim}: "
+                "score embeddings with the model that computed them (set model / pretrained to it)"
+            )
+
+    def probabilities(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, classes) float32 softmax probabilities at the logit scale, and the valid rows.
+
+        Rows are normalized here (any scale is fine); zero, NaN or infinite rows are not valid
+        and get NaN probabilities.
+        """
+        self.check(embeddings)
+        n = embeddings.shape[0]
+        scaled = np.ascontiguousarray((self.weights * self.logit_scale).T, np.float32)
+        probs = np.empty((n, scaled.shape[1]), np.float32)
+        valid = np.empty(n, bool)
+        for start in range(0, n, CHUNK_ROWS):
+            chunk = np.asarray(embeddings[start : start + CHUNK_ROWS], np.float32)
+            logits = chunk @ scaled
+            norms = np.sqrt(np.einsum("ij,ij->i", chunk, chunk))
+            ok = np.isfinite(norms) & (norms > 0)
+            logits /= np.where(ok, norms, 1.0)[:, None]
+            logits -= logits.max(axis=1, keepdims=True)
+            np.exp(logits, out=logits)
+            logits /= logits.sum(axis=1, keepdims=True)
+            logits[~ok] = np.nan
+            probs[start : start + len(chunk)] = logits
+            valid[start : start + len(chunk)] = ok
+        return probs, valid
+
+
+def sexual_columns(embeddings: np.ndarray, classifier: ZeroShotClassifier,
+                   threshold: float | None = None) -> dict[str, pa.Array]:
+    """`clip.sexual_score` (mass of the sexual classes), `clip.sexual_class` (argmax class) and
+    `clip.sexual` (score >= threshold; the bank's default when None); null for invalid rows."""
+    if classifier.bank.kind != "sexual_content":
+        raise UserError(f"prompt bank {classifier.bank.source} is not a sexual-content bank")
+    cut = _threshold(classifier.bank, threshold)
+    probs, valid = classifier.probabilities(embeddings)
+    score = probs @ classifier.bank.positive.astype(np.float32)
+    np.clip(score, 0.0, 1.0, out=score)
+    invalid = ~valid
+    best = pa.array(probs.argmax(axis=1).astype(np.int32), mask=invalid)
+    return {
+        SEXUAL_SCORE: pa.array(score, pa.float32(), mask=invalid),
+        SEXUAL_CLASS: pa.array(classifier.bank.ids, pa.string()).take(best),
+        SEXUAL: pa.array(score >= cut, pa.bool_(), mask=invalid),
+    }
+
+
+def identity_groups(probs: np.ndarray, valid: np.ndarray, bank: PromptBank,
+                    threshold: float | None = None) -> pa.Array:
+    """`clip.identity_groups`: per row, the group classes with probability >= threshold, in
+    bank order; null for invalid rows."""
+    cut = _threshold(bank, threshold)
+    hit = (probs >= cut) & bank.positive[None, :]
+    rows, cols = np.nonzero(hit)
+    offsets = np.zeros(len(probs) + 1, np.int32)
+    np.cumsum(np.bincount(rows, minlength=len(probs)), out=offsets[1:])
+    values = pa.array(bank.ids, pa.string()).take(pa.array(cols.astype(np.int32)))
+    return pa.ListArray.from_arrays(pa.array(offsets), values, mask=pa.array(~valid))
+
+
+def as_matrix(column: pa.Array | pa.ChunkedArray | Sequence | np.ndarray) -> np.ndarray:
+    """An embedding column (fixed-size list, list of floats, or an array) as a (rows, dim)
+    float array; null rows become NaN rows (scored as invalid)."""
+    if isinstance(column, np.ndarray):
+        return column
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not isinstance(column, pa.Array):
+        return np.asarray(column, np.float32)
+    if pa.types.is_fixed_size_list(column.type):
+        width = column.type.list_size
+        values = column.values.slice(column.offset * width, len(column) * width)
+        matrix = values.to_numpy(zero_copy_only=False).reshape(len(column), width)
+        if column.null_count:
+            matrix = matrix.astype(np.float32, copy=True)
+            matrix[column.is_null().to_numpy(zero_copy_only=False)] = np.nan
+        return matrix
+    rows = column.to_pylist()
+    width = max((len(r) for r in rows if r is not None), default=0)
+    return np.array([r if r is not None else [np.nan] * width for r in rows], np.float32)
+
+
+def _threshold(bank: PromptBank, threshold: float | None) -> float:
+    value = bank.threshold if threshold is None else threshold
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise UserError(f"threshold must be a number between 0 and 1, got {threshold!r}")
+    return float(value)
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
