@@ -230,6 +230,7 @@ def test_benjamini_hochberg_controls_fdr_with_power():
         power.append(significant[elevated].mean())
         null_rejections += false
     fdr = float(np.mean(fdp))
+    print(f"BH over {runs} datasets: FDR {fdr:.4f}, power {np.mean(power):.4f}")
     assert fdr <= 0.06, fdr
     assert float(np.mean(power)) >= 0.8, np.mean(power)
     # Sanity: BH is not trivially conservative here; nulls do get rejected now and then.
@@ -248,6 +249,8 @@ def test_global_null_rarely_discovers_anything():
         any_discovery += any(c.significant for c in group_cells)
         p_small += sum(c.p_value < 0.05 for c in group_cells)
     rate = any_discovery / runs
+    print(f"global null over {runs} datasets: any discovery {rate:.3f}, "
+          f"raw p < 0.05 {p_small / (runs * 20):.4f}")
     assert rate <= 0.05 + 0.02, rate
     # The raw p-values are (conservatively) valid too: about 5% of nulls or fewer fall below
     # 0.05 (margin: ~2 Monte-Carlo standard errors over 6,000 correlated tests) ...

@@ -7,6 +7,7 @@ from typing import Any
 
 from profiler.errors import UserError
 from profiler.taggers.base import Score, Signal, Tagger
+from profiler.taggers.clip_text import ClipTextTagger
 from profiler.taggers.dataset import DatasetTagger
 from profiler.taggers.identity import IdentityTagger
 from profiler.taggers.sexual_terms import SexualTermsTagger
@@ -15,6 +16,7 @@ REGISTRY: dict[str, Callable[..., Tagger]] = {
     "identity": IdentityTagger,
     "sexual_terms": SexualTermsTagger,
     "dataset": DatasetTagger,
+    "clip_text": ClipTextTagger,  # model-perceived; needs open_clip weights, not a default
 }
 DEFAULT_TAGGERS = ("identity", "sexual_terms", "dataset")
 
