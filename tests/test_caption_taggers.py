@@ -83,3 +83,11 @@ def test_unsure_can_count_as_sexual():
 def test_bad_threshold_is_a_user_error():
     with pytest.raises(UserError, match="between 0 and 1"):
         DatasetTagger(punsafe_threshold=5)
+
+
+def test_scores_stored_as_text_keep_their_numbers():
+    batch = pa.RecordBatch.from_pydict({
+        "caption": ["a", "b", "c", "d"], "punsafe": ["0.9", " 0.1 ", "high", None]})
+    out = DatasetTagger().tag(batch)
+    assert out[PUNSAFE_TAG].to_pylist() == [0.9, 0.1, None, None]
+    assert out[SEXUAL].to_pylist() == [True, False, None, None]

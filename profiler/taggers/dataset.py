@@ -34,10 +34,7 @@ class DatasetTagger(Tagger):
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         n = batch.num_rows
         names = batch.schema.names
-        punsafe = (
-            pc.cast(batch.column(PUNSAFE), pa.float64()) if PUNSAFE in names
-            else pa.nulls(n, pa.float64())
-        )
+        punsafe = _as_scores(batch.column(PUNSAFE)) if PUNSAFE in names else pa.nulls(n, pa.float64())
         # NaN scores are missing scores, not "not sexual".
         punsafe = pc.if_else(pc.is_nan(punsafe), pa.scalar(None, pa.float64()), punsafe)
         label = pa.nulls(n, pa.string())
@@ -62,6 +59,19 @@ class DatasetTagger(Tagger):
 
     def scores(self) -> tuple[Score, ...]:
         return (Score("dataset.punsafe", PUNSAFE_TAG),)
+
+
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def _as_scores(column: pa.Array) -> pa.Array:
+    """Scores as float64; a drifted schema (scores stored as text) keeps its numeric values and
+    turns anything else into a missing score, instead of failing the shard."""
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        return pc.cast(column, pa.float64())
+    text = pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+    numeric = pc.match_substring_regex(text, _NUMBER)
+    return pc.cast(pc.if_else(numeric, text, pa.scalar(None, pa.string())), pa.float64())
 
 
 def _nsfw_label(tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
