@@ -61,9 +61,10 @@ SEED = 0
 # Input data
 
 
-def build_dataset(rows: int, out: Path = OUT) -> Path:
-    """The cached LAION-style dataset folder for `rows` rows (built on first use)."""
-    folder = out / f"laion-{rows}"
+def build_dataset(rows: int, out: Path = OUT, shards: int = SHARDS) -> Path:
+    """The cached LAION-style dataset folder for `rows` rows in `shards` files (built on first
+    use; bench/engine_scale.py asks for other shard counts)."""
+    folder = out / (f"laion-{rows}" if shards == SHARDS else f"laion-{rows}-{shards}-shards")
     marker = folder / "_complete.json"
     if marker.exists():
         return folder
@@ -71,12 +72,12 @@ def build_dataset(rows: int, out: Path = OUT) -> Path:
     folder.mkdir(parents=True)
     source = pq.read_table(CAPTIONS, columns=["TEXT", "URL"])
     rng = np.random.default_rng(SEED)
-    per_shard = -(-rows // SHARDS)
+    per_shard = -(-rows // shards)
     for index, start in enumerate(range(0, rows, per_shard)):
         stop = min(start + per_shard, rows)
         table = _laion_rows(source, start, stop, rng)
         pq.write_table(table, folder / f"part-{index:05d}.parquet", row_group_size=ROW_GROUP)
-    marker.write_text(json.dumps({"rows": rows, "shards": SHARDS, "source": str(CAPTIONS)}))
+    marker.write_text(json.dumps({"rows": rows, "shards": shards, "source": str(CAPTIONS)}))
     return folder
 
 

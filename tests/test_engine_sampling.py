@@ -3,6 +3,10 @@ stamped into stats.json."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import jsonschema
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -14,6 +18,7 @@ from profiler.sources.parquet import ReadInfo
 from profiler.sources.selection import Selection, priorities, sample_rows, shard_key
 from tests.engine_data import cli, comparable, load_stats, tag_tables, write_shards
 
+SCHEMA = Path(__file__).resolve().parents[1] / "profiler" / "report" / "stats.schema.json"
 NAMES = ["a.parquet", "b.parquet", "sub/c.parquet"]
 ROWS = 3000
 
@@ -79,6 +84,9 @@ def test_sample_per_shard_is_reproducible_and_stamped(data, tmp_path):
     sampling = stats["run"]["sampling"]
     assert sampling["per_shard"] == 400 and sampling["seed"] == 0 and sampling["limit"] is None
     assert sampling["rows_available"] == 3 * ROWS and "SplitMix64" in sampling["method"]
+    jsonschema.validate(stats, json.loads(SCHEMA.read_text()))
+    html = (one / "index.html").read_text()
+    assert "<strong>sampled</strong>" in html and "a seeded uniform sample of 400 rows per shard" in html
     reseeded = tmp_path / "reseeded"
     assert profile(str(data), "--out", str(reseeded), "--sample-per-shard", "400",
                    "--sample-seed", "1") == 0
@@ -86,6 +94,7 @@ def test_sample_per_shard_is_reproducible_and_stamped(data, tmp_path):
     full = tmp_path / "full"
     assert profile(str(data), "--out", str(full)) == 0
     assert load_stats(full)["run"]["sampling"] is None
+    assert "<strong>sampled</strong>" not in (full / "index.html").read_text()
 
 
 def test_limit_fills_shards_in_order_with_any_worker_count(data, tmp_path):

@@ -127,6 +127,8 @@ def profile_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> Shard
                 writer.write_table(tags)
             if on_batch:
                 on_batch(shard_id, counts.read, info.rows_selected, sum(counts.skipped.values()))
+            del batch, tags
+            pa.default_memory_pool().release_unused()  # else mimalloc's RSS creeps up per batch
         if writer is not None:
             writer.close()
             tags_tmp.replace(tags_path)

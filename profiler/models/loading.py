@@ -93,11 +93,10 @@ class LoadedModel:
 
     def image_transform(self) -> Any:
         """open_clip's eval preprocessing for this model (resize, crop, normalize)."""
-        import open_clip
-        from open_clip.transform import PreprocessCfg
+        from open_clip.transform import PreprocessCfg, image_transform_v2
 
         cfg = PreprocessCfg(**self.model.visual.preprocess_cfg)
-        return open_clip.image_transform_v2(cfg, is_train=False)
+        return image_transform_v2(cfg, is_train=False)
 
 
 def load_model(
@@ -166,7 +165,9 @@ def resolve_device(device: str) -> torch.device:
     try:
         target = torch.device(name)
     except (RuntimeError, ValueError):
-        raise UserError(f"device {device!r} is not a torch device: use auto, cpu, cuda, cuda:N or mps") from None
+        raise UserError(
+            f"device {device!r} is not a torch device: use auto, cpu, cuda, cuda:N or mps"
+        ) from None
     if target.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"device {device!r}: torch sees no CUDA GPU here; use device = 'auto' or 'cpu'")
     if target.type == "cuda" and target.index is not None and target.index >= torch.cuda.device_count():

@@ -26,11 +26,18 @@ if TYPE_CHECKING:
 
 CUTTABLE_POOLS = ("argmax", "eos", "first")
 DEFAULT_BATCH_SIZE = 256
+# a batch takes captions up to 10% longer than its shortest: little padding, few small batches
+PAD_RATIO = 1.1
 
 
 @dataclass(frozen=True)
 class TextTower:
-    """The parts of an open_clip text tower that the cut pass runs, in the model's own modules."""
+    """The parts of an open_clip text tower that the cut pass runs, in the model's own modules.
+
+    `prune_last`: the last block runs attention and MLP for the pooled token only (its keys and
+    values still come from every token). Earlier blocks feed every token's keys and values, but
+    the last block's other outputs are discarded by pooling, so skipping them is exact.
+    """
 
     token_embedding: Any
     positional_embedding: Any
@@ -40,25 +47,67 @@ class TextTower:
     text_projection: Any
     pool_type: str
     eos_id: int | None
+    prune_last: bool = False
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Features of (B, L) tokens whose every caption ends (end-of-text) within L."""
-        from open_clip.transformer import text_global_pool
-
         length = tokens.shape[1]
         cast_dtype = self.transformer.get_cast_dtype()
         x = self.token_embedding(tokens).to(cast_dtype)
         x = x + self.positional_embedding[:length].to(cast_dtype)
-        x = self.transformer(x, attn_mask=self.attn_mask[:length, :length])
-        # pool before ln_final: LayerNorm is per token, and only the pooled token is kept
-        x = text_global_pool(x, tokens, self.pool_type, eos_token_id=self.eos_id)
-        x = self.ln_final(x)
+        mask = self.attn_mask[:length, :length]
+        pooled_at = self.pool_index(tokens)
+        if self.prune_last:
+            *blocks, last = self.transformer.resblocks
+            for block in blocks:
+                x = block(x, attn_mask=mask)
+            x = _last_block_at(last, x, pooled_at)
+        else:
+            x = self.transformer(x, attn_mask=mask)
+            x = x[torch_arange(x), pooled_at]
+        x = self.ln_final(x)  # per token: pooling first is the same, and cheaper
         if self.text_projection is not None:
             if hasattr(self.text_projection, "weight"):
                 x = self.text_projection(x)
             else:
                 x = x @ self.text_projection
         return x
+
+    def pool_index(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The position open_clip's `text_global_pool` reads for each row."""
+        if self.pool_type == "argmax":  # end-of-text has the largest id
+            return tokens.argmax(dim=-1)
+        if self.pool_type == "eos":
+            return (tokens == self.eos_id).int().argmax(dim=-1)
+        return tokens.new_zeros(tokens.shape[0])  # "first"
+
+
+def _last_block_at(block: Any, x: torch.Tensor, pooled_at: torch.Tensor) -> torch.Tensor:
+    """A ResidualAttentionBlock's output at one position per row: (B, L, W) -> (B, W)."""
+    import torch
+    import torch.nn.functional as F
+
+    attn = block.attn
+    batch, length, width = x.shape
+    heads = attn.num_heads
+    rows = torch_arange(x)
+    h = block.ln_1(x)
+    w_q, w_kv = attn.in_proj_weight.split([width, 2 * width])
+    b_q, b_kv = attn.in_proj_bias.split([width, 2 * width])
+    q = F.linear(h[rows, pooled_at], w_q, b_q).view(batch, heads, 1, width // heads)
+    k, v = F.linear(h, w_kv, b_kv).view(batch, length, 2, heads, width // heads).permute(2, 0, 3, 1, 4)
+    # causal: the pooled token sees itself and the tokens before it
+    visible = torch.arange(length, device=x.device)[None, :] <= pooled_at[:, None]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=visible[:, None, None, :])
+    out = attn.out_proj(out.reshape(batch, width))
+    y = x[rows, pooled_at] + block.ls_1(out)
+    return y + block.ls_2(block.mlp(block.ln_2(y)))
+
+
+def torch_arange(x: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return torch.arange(x.shape[0], device=x.device)
 
 
 def text_tower(model: Any, tokenizer: Any) -> tuple[TextTower | None, str]:
@@ -102,16 +151,35 @@ def text_tower(model: Any, tokenizer: Any) -> tuple[TextTower | None, str]:
         return None, f"text transformer {type(transformer).__name__} with unknown blocks"
     tower = TextTower(
         parts.token_embedding, parts.positional_embedding, mask, transformer, parts.ln_final,
-        parts.text_projection, pool, eos,
+        parts.text_projection, pool, eos, prune_last=_prunable(transformer),
     )
-    return tower, "context cut per batch"
+    return tower, "context cut per batch" + (", last block at the pooled token" if tower.prune_last else "")
+
+
+def _prunable(transformer: Any) -> bool:
+    """The last block is a plain ResidualAttentionBlock over nn.MultiheadAttention (packed
+    q/k/v with bias, batch first), whose attention `_last_block_at` reproduces."""
+    import torch
+    from open_clip.transformer import ResidualAttentionBlock, Transformer
+
+    if type(transformer) is not Transformer or not transformer.batch_first:
+        return False
+    last = transformer.resblocks[-1]
+    attn = getattr(last, "attn", None)
+    return (
+        type(last) is ResidualAttentionBlock and not hasattr(last, "ln_1_kv")
+        and type(attn) is torch.nn.MultiheadAttention and attn.batch_first
+        and attn._qkv_same_embed_dim and attn.in_proj_bias is not None
+        and attn.bias_k is None and not attn.add_zero_attn
+    )
 
 
 class TextEncoder:
     """Captions -> L2-normalized float32 embeddings, in input order.
 
     Captions are tokenized once; identical captions are encoded once; the rest are sorted by
-    token length into batches of `batch_size`, each cut to its longest caption.
+    token length into batches of at most `batch_size` captions of similar length (within
+    PAD_RATIO), each cut to its longest caption.
     """
 
     def __init__(self, loaded: LoadedModel, batch_size: int = DEFAULT_BATCH_SIZE, cut: bool = True):
@@ -160,10 +228,15 @@ class TextEncoder:
             return
         lengths = token_lengths(tokens)
         order = np.argsort(lengths, kind="stable")
-        for start in range(0, n, self.batch_size):
-            rows = order[start : start + self.batch_size]
-            width = int(lengths[rows].max())
-            yield rows, tokens[rows, :width]
+        ordered = lengths[order]
+        start = 0
+        while start < n:
+            # rows of similar length: padding stays under PAD_RATIO of the shortest caption
+            limit = ordered[start] * PAD_RATIO
+            stop = min(start + self.batch_size, int(np.searchsorted(ordered, limit, side="right")))
+            rows = order[start:stop]
+            yield rows, tokens[rows, : int(ordered[stop - 1])]
+            start = stop
 
 
 def token_lengths(tokens: torch.Tensor) -> np.ndarray:

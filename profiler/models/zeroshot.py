@@ -1,7 +1,8 @@
 """Zero-shot classification over embeddings: class embeddings from prompt ensembles, softmax scores.
 
-numpy only (no torch): scoring precomputed image embeddings needs the class embeddings (computed
-once with the model's text tower, or loaded from a cache) and a matrix product, nothing else.
+Scoring precomputed image embeddings needs only the class embeddings (computed once with the
+model's text tower, or loaded from a cache) and a matrix product: no model. torch is imported
+inside `probabilities` for its matrix product, never when this module is imported.
 
 Defaults (documented in the banks): `clip.sexual` = sexual score >= the bank's threshold (0.5
 for the bundled sexual-content bank); `clip.identity_groups` = identity groups with probability
@@ -10,6 +11,7 @@ for the bundled sexual-content bank); `clip.identity_groups` = identity groups w
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,8 +25,8 @@ SEXUAL_SCORE = "clip.sexual_score"
 SEXUAL_CLASS = "clip.sexual_class"
 SEXUAL = "clip.sexual"
 IDENTITY_GROUPS = "clip.identity_groups"
-# rows scored at a time: a chunk stays in cache between the product and the norms
-CHUNK_ROWS = 4096
+# rows scored at a time: bounds the float32 copy of float16 input, keeps a chunk in cache
+CHUNK_ROWS = 16384
 
 
 def class_embeddings(encode: Callable[[list[str]], np.ndarray], bank: PromptBank) -> np.ndarray:
@@ -76,23 +78,26 @@ class ZeroShotClassifier:
         Rows are normalized here (any scale is fine); zero, NaN or infinite rows are not valid
         and get NaN probabilities.
         """
+        import torch  # MKL's skinny GEMM is ~10x OpenBLAS's here; imported only when scoring
+
         self.check(embeddings)
         n = embeddings.shape[0]
-        scaled = np.ascontiguousarray((self.weights * self.logit_scale).T, np.float32)
+        scaled = torch.from_numpy(np.ascontiguousarray((self.weights * self.logit_scale).T, np.float32))
         probs = np.empty((n, scaled.shape[1]), np.float32)
         valid = np.empty(n, bool)
-        for start in range(0, n, CHUNK_ROWS):
-            chunk = np.asarray(embeddings[start : start + CHUNK_ROWS], np.float32)
-            logits = chunk @ scaled
-            norms = np.sqrt(np.einsum("ij,ij->i", chunk, chunk))
-            ok = np.isfinite(norms) & (norms > 0)
-            logits /= np.where(ok, norms, 1.0)[:, None]
-            logits -= logits.max(axis=1, keepdims=True)
-            np.exp(logits, out=logits)
-            logits /= logits.sum(axis=1, keepdims=True)
-            logits[~ok] = np.nan
-            probs[start : start + len(chunk)] = logits
-            valid[start : start + len(chunk)] = ok
+        with torch.inference_mode(), warnings.catch_warnings():
+            # read-only input (memory-mapped .npy, Arrow buffers) is never written to
+            warnings.simplefilter("ignore", UserWarning)
+            for start in range(0, n, CHUNK_ROWS):
+                chunk = torch.from_numpy(np.ascontiguousarray(embeddings[start : start + CHUNK_ROWS]))
+                chunk = chunk.float()  # float16 (LAION's img_emb) converts a chunk at a time
+                norms = torch.linalg.vector_norm(chunk, dim=1)
+                ok = torch.isfinite(norms) & (norms > 0)
+                logits = (chunk @ scaled).div_(torch.where(ok, norms, 1.0)[:, None])
+                chunk_probs = torch.softmax(logits, dim=1)
+                chunk_probs[~ok] = float("nan")
+                probs[start : start + len(chunk)] = chunk_probs.numpy()
+                valid[start : start + len(chunk)] = ok.numpy()
         return probs, valid
 
 

@@ -57,7 +57,9 @@ class ClipTextTagger(Tagger):
         )
         self.encoder = TextEncoder(self.loaded, batch_size=batch_size)
         info = self.loaded.info
-        self.classifier = ZeroShotClassifier.build(self.encoder.encode, self.bank, info.logit_scale, info.name)
+        self.classifier = ZeroShotClassifier.build(
+            self.encoder.encode, self.bank, info.logit_scale, info.name
+        )
         # read by the Ray engine to place this tagger's shards on GPU nodes
         self.num_gpus = 1 if info.device.startswith("cuda") else 0
 
