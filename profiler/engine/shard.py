@@ -24,7 +24,7 @@ from profiler.engine.runfolder import RunFolder
 from profiler.files import atomic_write_json
 from profiler.schema import CAPTION, KEY
 from profiler.sources import ColumnMapping, Shard, read_shard
-from profiler.sources.parquet import MissingColumnsError, ReadInfo, shard_num_rows
+from profiler.sources.parquet import CAPTION_PROBLEM, MissingColumnsError, ReadInfo, shard_num_rows
 from profiler.sources.selection import Selection
 from profiler.taggers import Tagger, build_taggers
 from profiler.taggers.identity import GROUPS, PERSON_MENTION, IdentityTagger
@@ -190,6 +190,12 @@ def _usable_rows(batch: pa.RecordBatch, taggers: tuple[Tagger, ...]) -> tuple[np
     if any(CAPTION in t.requires for t in taggers):
         caption = batch.column(CAPTION)
         null = np.asarray(caption.is_null().to_numpy(zero_copy_only=False), bool)
+        if CAPTION_PROBLEM in batch.schema.names:  # repaired captions: count them by their reason
+            problem = batch.column(CAPTION_PROBLEM)
+            flagged = np.asarray(problem.is_valid().to_numpy(zero_copy_only=False), bool)
+            reasons.update(Counter(p for p in problem.filter(problem.is_valid()).to_pylist()))
+            null &= ~flagged
+            usable &= ~flagged
         blank = np.asarray(
             pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(caption)), 0)
             .fill_null(False).to_numpy(zero_copy_only=False), bool,

@@ -230,6 +230,32 @@ def _joined(tables: list[pa.Table], rows: list[np.ndarray], names: list[str], sh
     return _canonical_batch(batch, names, shard_id, np.concatenate(rows))
 
 
+# Set on batches whose caption column needed repair: why a row's caption is unusable.
+CAPTION_PROBLEM = "_caption_problem"
+
+
+def _captions_as_text(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    """Captions as UTF-8 text. Schema drift (bytes, numbers) must not fail a whole shard: rows
+    that are not valid UTF-8 text become null with a reason instead."""
+    if pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
+        return pc.cast(column, pa.string()), None
+    if not (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
+        reason = pa.array(["caption_not_text"] * len(column), pa.string())
+        return pa.nulls(len(column), pa.string()), pc.if_else(column.is_valid(), reason, None)
+    try:
+        return pc.cast(column, pa.string()), None
+    except pa.ArrowInvalid:  # some rows are not UTF-8: decode row by row (a rare path)
+        texts, reasons = [], []
+        for value in column.to_pylist():
+            try:
+                texts.append(None if value is None else value.decode("utf-8"))
+                reasons.append(None)
+            except UnicodeDecodeError:
+                texts.append(None)
+                reasons.append("caption_invalid_utf8")
+        return pa.array(texts, pa.string()), pa.array(reasons, pa.string())
+
+
 def _canonical_batch(batch: pa.RecordBatch, names: list[str], shard_id: str, rows: np.ndarray):
     columns = dict(zip(names, batch.columns, strict=True))
     n = batch.num_rows
@@ -239,7 +265,9 @@ def _canonical_batch(batch: pa.RecordBatch, names: list[str], shard_id: str, row
         numbers = pc.cast(pa.array(np.asarray(rows, dtype=np.int64)), pa.string())
         columns[KEY] = pc.binary_join_element_wise(f"{shard_id}/", numbers, "")
     if CAPTION in columns and not pa.types.is_string(columns[CAPTION].type):
-        columns[CAPTION] = pc.cast(columns[CAPTION], pa.string())
+        columns[CAPTION], problem = _captions_as_text(columns[CAPTION])
+        if problem is not None:
+            columns[CAPTION_PROBLEM] = problem
     columns[SHARD] = pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(n, dtype=np.int32)), pa.array([shard_id])
     )
