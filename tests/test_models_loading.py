@@ -142,7 +142,9 @@ def test_offline_without_cached_weights_fails_fast_with_one_line(tmp_path):
                             timeout=120, cwd=REPO)
     assert result.returncode == 0, result.stderr
     seconds, message = result.stdout.strip().split("|", 1)
-    assert float(seconds) < 5 and time.perf_counter() - started < 60
+    # A loose bound, not a benchmark: it includes importing torch on a loaded 2-core machine, and
+    # only has to tell "fails at once" from the hub client's minutes of retries.
+    assert float(seconds) < 30 and time.perf_counter() - started < 90
     assert "\n" not in message
     assert "ViT-B-32" in message and "laion2b_s34b_b79k" in message
     assert "checkpoint" in message and "HF_HOME" in message
