@@ -85,8 +85,11 @@ def timed(fn: Callable[[], Any], quiet_wait: float) -> dict[str, Any]:
     return {"seconds": seconds, "busy_before": round(busy, 3), "others": round(share, 3), "result": result}
 
 
-def measure(fn: Callable[[], Any], quiet_wait: float, tries: int, clean: float = 0.1) -> list[dict]:
-    """Up to `tries` timings, stopping early at a clean one (others < `clean`)."""
+CLEAN = 0.05  # a timing is clean when other processes used under 5% of the cores meanwhile
+
+
+def measure(fn: Callable[[], Any], quiet_wait: float, tries: int, clean: float = CLEAN) -> list[dict]:
+    """Up to `tries` timings, stopping early at a clean one."""
     runs = []
     for _ in range(tries):
         runs.append(timed(fn, quiet_wait))
@@ -95,18 +98,20 @@ def measure(fn: Callable[[], Any], quiet_wait: float, tries: int, clean: float =
     return runs
 
 
-def best_run(runs: list[dict], clean: float = 0.1) -> dict:
+def best_run(runs: list[dict], clean: float = CLEAN) -> dict:
     """The fastest clean timing, or the least contended one when none was clean."""
     clean_runs = [r for r in runs if r["others"] < clean]
     return min(clean_runs, key=lambda r: r["seconds"]) if clean_runs else min(runs, key=lambda r: r["others"])
 
 
-def matmul_gflops(repeats: int = 5) -> float:
-    """This machine's fp32 matrix-multiply rate (torch, all cores): the FLOP-bound reference."""
+def matmul_gflops(quiet_wait: float, repeats: int = 10) -> float:
+    """This machine's fp32 matrix-multiply rate (torch, all cores), on a quiet machine: the
+    FLOP-bound reference."""
     import torch
 
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     a @ b
+    wait_for_quiet(quiet_wait)
     best = min(_seconds(lambda: a @ b) for _ in range(repeats))
     return 2 * 2048**3 / best / 1e9
 
@@ -117,11 +122,17 @@ def _seconds(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def text_gflops(lengths: np.ndarray, width: int = 512, layers: int = 12) -> float:
+def text_gflops(lengths: np.ndarray, width: int = 512, layers: int = 12, pruned: bool = False) -> float:
     """Text-tower GFLOPs for captions run at `lengths` tokens: 24 w^2 per token and layer
-    (q/k/v/out projections and the 4x MLP) plus 4 L w per token and layer for attention."""
+    (q/k/v/out projections and the 4x MLP) plus 4 L w per token and layer for attention.
+    `pruned`: the last layer computes keys and values (4 w^2) for every token and the rest for
+    the pooled token only."""
     lengths = lengths.astype(np.float64)
-    return float(((24 * width**2 + 4 * lengths * width) * lengths * layers).sum() / 1e9)
+    per_layer = (24 * width**2 + 4 * lengths * width) * lengths
+    if not pruned:
+        return float((per_layer * layers).sum() / 1e9)
+    last = 4 * width**2 * lengths + 20 * width**2 + 4 * lengths * width
+    return float((per_layer * (layers - 1) + last).sum() / 1e9)
 
 
 def load_captions(n: int) -> list[str] | None:
@@ -196,15 +207,15 @@ def main() -> int:
             runs["fast"] += measure(lambda: zero_shot(lambda: encoder.encode(captions)),
                                     args.quiet_wait, args.tries)
         print(f"repeat {repeat + 1}: " + ", ".join(
-            f"{k} {r['seconds']:.1f}s (others {r['others']:.0%})"
+            f"{k} {r['seconds']:.1f}s (others {r['others']:.1%})"
             for k, v in runs.items() for r in v[-1:]), flush=True)
     best = {k: best_run(v) for k, v in runs.items()}
     (naive_emb, naive_groups), (fast_emb, fast_groups) = best["naive"]["result"], best["fast"]["result"]
 
     lengths = token_lengths(model.tokenizer(captions))
-    gflops_rate = matmul_gflops()
+    gflops_rate = matmul_gflops(args.quiet_wait)
     naive_gflop = text_gflops(np.full(len(captions), 77))
-    cut_gflop = text_gflops(lengths)
+    cut_gflop = text_gflops(lengths, pruned=encoder.tower is not None and encoder.tower.prune_last)
     tokenize_seconds = min(_seconds(lambda: model.tokenizer(captions)) for _ in range(3))
 
     scoring = {}

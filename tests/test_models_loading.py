@@ -7,6 +7,7 @@ checkpoints are written by the tests (torch.save of a state_dict) and read with 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def test_checkpoint_by_path_loads_the_written_weights(tiny):
     assert info.checkpoint_sha256 == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert (info.name, info.pretrained, info.embed_dim, info.context_length) == (
         name, str(checkpoint.resolve()), 32, 77)
-    assert (info.device, info.precision, info.random_weights) == ("cpu", "fp32", False)
+    assert (info.device, info.precision, info.dtype, info.random_weights) == ("cpu", "fp32", "float32", False)
     assert info.logit_scale == pytest.approx(1 / 0.07, rel=1e-5)
     assert not loaded.model.training
     assert not any(p.requires_grad for p in loaded.model.parameters())
@@ -122,6 +123,27 @@ def test_a_cached_tag_loads_from_the_cache_without_network(tiny, tmp_path, monke
         load_model(name, "testtag", cache_dir=str(tmp_path / "empty"))
 
 
+def test_local_dir_models_and_files_named_like_tags(tiny, tmp_path, monkeypatch):
+    """`local-dir:` (a downloaded hub repository: config + weights) and a bare file name."""
+    name, checkpoint = tiny
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    config = {"model_cfg": testing.tiny_config(), "preprocess_cfg": {"mean": [0.5, 0.5, 0.5]}}
+    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match="no checkpoint"):
+        load_model(f"local-dir:{folder}")
+    (folder / "open_clip_pytorch_model.bin").write_bytes(checkpoint.read_bytes())
+    loaded = load_model(f"local-dir:{folder}")
+    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert loaded.info.checkpoint_sha256 == digest and loaded.info.embed_dim == 32
+    with pytest.raises(UserError, match=r"no open_clip_config\.json"):
+        load_model(f"local-dir:{tmp_path / 'nothing'}")
+    monkeypatch.chdir(checkpoint.parent)
+    assert load_model(name, checkpoint.name).info.checkpoint_sha256 == digest  # "tiny.pt"
+    (checkpoint.parent / "weights").write_bytes(checkpoint.read_bytes())
+    assert load_model(name, "weights").info.checkpoint_sha256 == digest  # not a known tag: a file
+
+
 def test_offline_without_cached_weights_fails_fast_with_one_line(tmp_path):
     """A fresh process, HF_HUB_OFFLINE=1 and an empty HF_HOME: the error names the model and the
     fixes, within seconds (no retries)."""
@@ -171,6 +193,19 @@ def test_device_auto_picks_what_exists():
         "mps" if torch.backends.mps.is_available() else "cpu")
     assert resolve_device("auto").type == expected
     assert resolve_device("CPU").type == "cpu"
+
+
+def test_bf16_autocast_is_recorded_and_close_to_fp32(tiny):
+    """The GPU default (bf16 autocast), exercised on the CPU: same weights, float32 outputs."""
+    from profiler.models.text import TextEncoder
+
+    name, checkpoint = tiny
+    full = load_model(name, str(checkpoint), device="cpu", precision="fp32")
+    half = load_model(name, str(checkpoint), device="cpu", precision="bf16")
+    assert (half.info.precision, half.info.dtype) == ("bf16 autocast", "bfloat16")
+    texts = ["a photo of a cat", "Korean actress at the premiere", ""]
+    a, b = TextEncoder(full).encode(texts), TextEncoder(half).encode(texts)
+    assert b.dtype == np.float32 and (np.sum(a * b, axis=1) > 0.99).all()
 
 
 def test_image_embeddings_are_normalized(tiny):

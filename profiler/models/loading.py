@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from profiler.errors import UserError
-from profiler.models.weights import WeightsSource, file_sha256, first_line, resolve_weights
+from profiler.models.weights import (
+    WeightsSource,
+    file_sha256,
+    first_line,
+    local_dir_weights,
+    resolve_weights,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+LOCAL_DIR = "local-dir:"
 LIST_MODELS_HINT = "python -c \"import open_clip; print(open_clip.list_models())\""
 
 
@@ -39,7 +46,8 @@ class ModelInfo:
     embed_dim: int
     context_length: int
     device: str
-    precision: str  # "fp32", or "bf16" / "fp16" autocast
+    precision: str  # "fp32", or "bf16 autocast" / "fp16 autocast"
+    dtype: str  # the compute dtype: float32, bfloat16 or float16 (weights stay float32)
     random_weights: bool  # True: every output of this model is meaningless except for speed
     logit_scale: float
     open_clip_version: str
@@ -115,13 +123,18 @@ def load_model(
     file, or "none" for random weights (only with `allow_random_weights`; seeded by `seed` so
     benchmarks and tests are reproducible).
     """
+    import torch
+
     _check_model_name(model)
     if precision not in PRECISIONS:
         raise UserError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
     target = resolve_device(device)
-    source = resolve_weights(
-        model, pretrained, cache_dir=cache_dir, allow_random_weights=allow_random_weights
-    )
+    if model.startswith(LOCAL_DIR):
+        source = local_dir_weights(model)
+    else:
+        source = resolve_weights(
+            model, pretrained, cache_dir=cache_dir, allow_random_weights=allow_random_weights
+        )
     net = _build(model, source, cache_dir, seed)
     tokenizer = _tokenizer(model, cache_dir)
     autocast_dtype, precision_name = _autocast(target, precision)
@@ -129,11 +142,12 @@ def load_model(
     info = ModelInfo(
         name=model,
         pretrained=source.pretrained,
-        checkpoint_sha256=file_sha256(source.path) if source.path else None,
+        checkpoint_sha256=file_sha256(source.file) if source.file else None,
         embed_dim=_embed_dim(net, tokenizer, target),
         context_length=int(getattr(tokenizer, "context_length", 0) or _context_length(net)),
         device=str(target),
         precision=precision_name,
+        dtype=str(autocast_dtype or torch.float32).removeprefix("torch."),
         random_weights=source.random,
         logit_scale=_logit_scale(net),
         open_clip_version=_open_clip_version(),
@@ -185,7 +199,7 @@ def resolve_device(device: str) -> torch.device:
 def _check_model_name(model: str) -> None:
     import open_clip
 
-    if model.startswith("local-dir:"):
+    if model.startswith(LOCAL_DIR):
         return
     if model.startswith("hf-hub:"):
         raise UserError(
@@ -212,10 +226,10 @@ def _build(model: str, source: WeightsSource, cache_dir: str | None, seed: int) 
                 pretrained_image=False, pretrained_text=False, weights_only=True,
             )
         except Exception as error:  # any failure to read the user's file is the user's to fix
-            if source.path is None:
+            if source.file is None:
                 raise
             raise UserError(
-                f"model {model}: checkpoint {source.path} could not be loaded ({first_line(error)}); "
+                f"model {model}: checkpoint {source.file} could not be loaded ({first_line(error)}); "
                 "is it an open_clip state_dict of this architecture, readable with weights_only=True?"
             ) from None
 

@@ -30,10 +30,16 @@ class WeightsSource:
     """What to build: `path` is a local checkpoint file, or None for random weights."""
 
     pretrained: str  # as the user gave it: a tag, a checkpoint path, or "none"
-    path: str | None
+    path: str | None  # what open_clip.create_model is given as `pretrained`
     random: bool = False
     # preprocessing the tag was trained with (mean, std, interpolation, resize mode)
     preprocess: dict[str, Any] = field(default_factory=dict)
+    checkpoint_file: str | None = None  # the file read, when open_clip finds it (local-dir:)
+
+    @property
+    def file(self) -> str | None:
+        """The checkpoint file whose hash names these weights."""
+        return self.checkpoint_file or self.path
 
 
 def resolve_weights(
@@ -57,6 +63,21 @@ def resolve_weights(
     if _looks_like_path(value):
         return WeightsSource(value, _checkpoint_file(model, value))
     return _from_tag(model, value, cache_dir)
+
+
+def local_dir_weights(model: str) -> WeightsSource:
+    """`local-dir:/folder` (open_clip_config.json + weights, a downloaded hub repository): the
+    folder's checkpoint, which open_clip picks itself; `pretrained` does not apply."""
+    from open_clip.factory import _find_checkpoint_in_dir
+
+    folder = Path(model.split(":", 1)[1]).expanduser()
+    if not (folder / "open_clip_config.json").is_file():
+        raise UserError(f"model {model}: no open_clip_config.json in {folder} (a local-dir: model is "
+                        "a folder holding open_clip_config.json and its weights)")
+    checkpoint = _find_checkpoint_in_dir(folder)
+    if checkpoint is None:
+        raise UserError(f"model {model}: no checkpoint (.safetensors, .bin, .pth) in {folder}")
+    return WeightsSource(f"local-dir:{checkpoint}", None, checkpoint_file=str(checkpoint))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -83,9 +104,10 @@ def hub_offline() -> bool:
 
 
 def _looks_like_path(value: str) -> bool:
+    """Separators, ~ or . prefixes, or a checkpoint suffix: never an open_clip tag."""
     return (
         os.sep in value or "/" in value or value.startswith(("~", "."))
-        or value.lower().endswith(CHECKPOINT_SUFFIXES) or os.path.exists(value)
+        or value.lower().endswith(CHECKPOINT_SUFFIXES)
     )
 
 
@@ -108,6 +130,8 @@ def _from_tag(model: str, tag: str, cache_dir: str | None) -> WeightsSource:
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(model, tag)
+    if not cfg and os.path.isfile(tag):  # a checkpoint file named like a tag ("weights")
+        return WeightsSource(tag, _checkpoint_file(model, tag))
     if not cfg:
         known = open_clip.list_pretrained_tags_by_model(model)
         choices = f"known tags: {', '.join(known)}" if known else "open_clip knows no tags for it"
