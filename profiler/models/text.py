@@ -5,10 +5,12 @@ padding. With a causal attention mask, a token only attends to itself and earlie
 the padding after a caption's end-of-text token never changes the tokens before it; pooling
 reads the end-of-text position (or the first token); LayerNorm, MLP and projection act per
 token. Running the tower on tokens[:, :L] with positional_embedding[:L] and attn_mask[:L, :L]
-therefore gives the 77-token embeddings exactly (up to float summation order).
+therefore gives the 77-token embeddings exactly (up to float summation order). Only the
+pooled token of the last block is kept, so that block runs attention and MLP for it alone.
 
 `text_tower` checks those facts on the model at hand and otherwise says why not, and the
-encoder falls back to the plain `encode_text` pass.
+encoder falls back to the plain `encode_text` pass. BENCHMARKS.md: 6.5x the 77-token loop for
+ViT-B-32 on real captions, at 97% of the cut pass's FLOP bound.
 """
 
 from __future__ import annotations
