@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -142,6 +143,10 @@ def test_a_pipeline_runs_the_tagger_and_writes_its_tags(checkpoint, bank_path, t
     tags = pq.read_table(next((tmp_path / "run" / "tags").glob("*.parquet")))
     assert tags.schema.field(IDENTITY_GROUPS).type == pa.list_(pa.string())
     assert tags.num_rows > 0 and tags.column(IDENTITY_GROUPS).null_count == 0
+    stats = json.loads((tmp_path / "run" / "stats.json").read_text())
+    assert stats["taxonomy_versions"]["test_identity"] == "3"
+    model = stats["settings"]["taggers"]["clip_text"]["model"]
+    assert model["name"] == name and len(model["checkpoint_sha256"]) == 64 and not model["random_weights"]
 
 
 def test_importing_the_tagger_and_model_helpers_does_not_import_torch():

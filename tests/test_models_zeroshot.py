@@ -230,5 +230,7 @@ def test_embedding_columns_as_matrices():
     assert matrix.shape == (3, 2) and np.isnan(matrix[1]).all()
     np.testing.assert_array_equal(matrix[[0, 2]], [[1, 2], [3, 4]])
     np.testing.assert_array_equal(as_matrix(pa.chunked_array([fixed.slice(2)])), [[3, 4]])
-    ragged = as_matrix(pa.array([[1.0, 2.0], None], pa.list_(pa.float64())))
-    assert ragged.shape == (2, 2) and np.isnan(ragged[1]).all()
+    listed = as_matrix(pa.array([[1.0, 2.0], None], pa.list_(pa.float64())))
+    assert listed.shape == (2, 2) and np.isnan(listed[1]).all()
+    with pytest.raises(UserError, match="different lengths"):
+        as_matrix(pa.array([[1.0, 2.0], [1.0]], pa.list_(pa.float64())))

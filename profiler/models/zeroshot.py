@@ -158,8 +158,12 @@ def as_matrix(column: pa.Array | pa.ChunkedArray | Sequence | np.ndarray) -> np.
             matrix = matrix.astype(np.float32, copy=True)
             matrix[column.is_null().to_numpy(zero_copy_only=False)] = np.nan
         return matrix
-    rows = column.to_pylist()
-    width = max((len(r) for r in rows if r is not None), default=0)
+    rows = column.to_pylist()  # variable-size lists: rare (readers give fixed-size lists)
+    widths = {len(r) for r in rows if r is not None}
+    if len(widths) > 1:
+        raise UserError(f"embedding rows have different lengths {sorted(widths)[:5]}: one model's "
+                        "embeddings have one dimension")
+    width = widths.pop() if widths else 0
     return np.array([r if r is not None else [np.nan] * width for r in rows], np.float32)
 
 
