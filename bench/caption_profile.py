@@ -121,17 +121,18 @@ class Timing:
         return self.rows / self.best
 
 
+def cpu_jiffies() -> tuple[int, int]:
+    """(total, idle + iowait) CPU time so far, from /proc/stat."""
+    with open("/proc/stat", encoding="utf-8") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    return sum(values), values[3] + values[4]
+
+
 def cpu_busy(seconds: float = 1.0) -> float:
     """Share of all cores in use over `seconds` (from /proc/stat): other load on the machine."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat", encoding="utf-8") as handle:
-            values = [int(v) for v in handle.readline().split()[1:]]
-        return sum(values), values[3] + values[4]  # total, idle + iowait
-
-    total, idle = sample()
+    total, idle = cpu_jiffies()
     time.sleep(seconds)
-    total2, idle2 = sample()
+    total2, idle2 = cpu_jiffies()
     return 1 - (idle2 - idle) / max(total2 - total, 1)
 
 

@@ -42,30 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_CAPTIONS = ROOT.parent / "shared" / "data" / "real-captions" / "captions-5k.parquet"
 OUT = ROOT / "bench" / "out" / "clip_text.json"
 sys.path.insert(0, str(ROOT))
-
-
-def cpu_jiffies() -> tuple[int, int]:
-    """(total, idle + iowait) jiffies of all cores since boot, from /proc/stat."""
-    with open("/proc/stat", encoding="utf-8") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    return sum(values), values[3] + values[4]
-
-
-def cpu_busy(seconds: float = 1.0) -> float:
-    """Share of all cores in use over `seconds`: other load on the shared machine."""
-    total, idle = cpu_jiffies()
-    time.sleep(seconds)
-    total2, idle2 = cpu_jiffies()
-    return 1 - (idle2 - idle) / max(total2 - total, 1)
-
-
-def wait_for_quiet(max_wait: float, threshold: float = 0.15) -> float:
-    """Wait (up to max_wait s) until the shared machine is nearly idle; the last busy share."""
-    deadline = time.monotonic() + max_wait
-    busy = cpu_busy()
-    while busy > threshold and time.monotonic() < deadline:
-        busy = cpu_busy()
-    return busy
+sys.path.insert(0, str(ROOT / "bench"))
+from caption_profile import cpu_jiffies, wait_for_quiet  # noqa: E402 (bench scripts: no package)
 
 
 def timed(fn: Callable[[], Any], quiet_wait: float) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from profiler.errors import UserError
 from profiler.resources import resource_path
-from profiler.tomlcompat import tomllib
+from profiler.tomlcompat import read_toml_file
 
 # bank kind -> the boolean each class must carry
 KINDS = {"sexual_content": "sexual", "identity": "group"}
@@ -66,15 +66,7 @@ def load_prompt_bank(name: str, path: str | Path | None = None, kind: str | None
     """The bundled `prompts/<name>.toml`, or the user's file at `path`; `kind` is checked."""
     source = Path(path).expanduser() if path else resource_path("prompts", f"{name}.toml")
     label = str(source) if path else f"builtin:prompts/{name}"
-    try:
-        raw = source.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"prompt bank not found: {source} (check prompts_path in your config)") from None
-    except IsADirectoryError:
-        raise UserError(f"prompt bank {source} is a folder: give a .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"prompt bank {source} is not valid TOML: {error}") from None
+    data, raw = read_toml_file(source, "prompt bank", "check prompts_path in your config")
     bank = _parse(data, label, hashlib.sha256(raw).hexdigest()[:16])
     if kind is not None and bank.kind != kind:
         raise UserError(f"prompt bank {label} is a {bank.kind!r} bank; this tagger needs kind = {kind!r}")

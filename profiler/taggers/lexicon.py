@@ -8,21 +8,13 @@ from typing import Any
 
 from profiler.errors import UserError
 from profiler.resources import resource_path
-from profiler.tomlcompat import tomllib
+from profiler.tomlcompat import read_toml_file
 
 
 def load_lexicon(name: str, path: str | Path | None = None) -> dict[str, Any]:
     """Parse a lexicon TOML: the bundled `<name>.toml`, or the user's file at `path`."""
     source = Path(path) if path else resource_path("lexicons", f"{name}.toml")
-    try:
-        raw = source.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"lexicon file not found: {source} (check the path in your config)") from None
-    except IsADirectoryError:
-        raise UserError(f"lexicon path {source} is a folder: give a .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"lexicon {source} is not valid TOML: {error}") from None
+    data, raw = read_toml_file(source, "lexicon file", "check the path in your config")
     meta = data.get("meta", {})
     if not meta.get("version"):
         raise UserError(f"lexicon {source} has no [meta] version: add version = \"...\"")
