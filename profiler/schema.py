@@ -11,6 +11,12 @@ NSFW = "nsfw"
 SIMILARITY = "similarity"
 WIDTH = "width"
 HEIGHT = "height"
+IMAGE = "image"  # encoded image bytes (JPEG, PNG, WebP, ...); binary
+IMAGE_EMBEDDING = "image_embedding"  # precomputed CLIP embedding; fixed-size list of floats
+# Set by readers on rows that cannot be used at all (a tar sample with an unsafe name, a caption
+# that is not text): the reason as a string, null for good rows. The engine drops those rows and
+# counts them under `rows.skipped[reason]`.
+ROW_PROBLEM = "_row_problem"
 
 # Canonical name -> source column names tried in order (LAION metadata, img2dataset, DataComp).
 KNOWN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -22,6 +28,8 @@ KNOWN_ALIASES: dict[str, tuple[str, ...]] = {
     SIMILARITY: ("similarity", "clip_score"),
     WIDTH: ("WIDTH", "width"),
     HEIGHT: ("HEIGHT", "height"),
+    IMAGE: ("image", "jpg", "jpeg", "png", "webp", "img"),
+    IMAGE_EMBEDDING: ("image_embedding", "img_emb", "embedding", "clip_embedding"),
 }
 
 # Gender values of `identity.gender`, in report order.

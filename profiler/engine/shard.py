@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 from profiler.counts import CountPlan, Counts, count_batch
 from profiler.engine.runfolder import RunFolder
 from profiler.files import atomic_write_json
-from profiler.schema import CAPTION, KEY
+from profiler.schema import CAPTION, KEY, ROW_PROBLEM
 from profiler.sources import ColumnMapping, Shard, read_shard
-from profiler.sources.parquet import CAPTION_PROBLEM, MissingColumnsError, ReadInfo, shard_num_rows
+from profiler.sources.parquet import MissingColumnsError, ReadInfo, shard_num_rows
 from profiler.sources.selection import Selection
 from profiler.taggers import Tagger, build_taggers
 from profiler.taggers.identity import GROUPS, PERSON_MENTION, IdentityTagger
@@ -184,22 +184,22 @@ def _batches(job: ShardJob, taggers: tuple[Tagger, ...], info: ReadInfo):
 
 
 def _usable_rows(batch: pa.RecordBatch, taggers: tuple[Tagger, ...]) -> tuple[np.ndarray, Counter]:
-    """Rows every tagger can use; the others are counted by reason."""
+    """Rows every tagger can use; the others are counted by reason (readers flag rows they
+    could not make sense of in ROW_PROBLEM: undecodable captions, unsafe tar members, ...)."""
     usable = np.ones(batch.num_rows, bool)
     reasons: Counter = Counter()
-    if any(CAPTION in t.requires for t in taggers):
+    if ROW_PROBLEM in batch.schema.names:
+        problem = batch.column(ROW_PROBLEM)
+        flagged = np.asarray(problem.is_valid().to_numpy(zero_copy_only=False), bool)
+        reasons.update(Counter(p for p in problem.filter(problem.is_valid()).to_pylist()))
+        usable &= ~flagged
+    if any(CAPTION in t.requires for t in taggers) and CAPTION in batch.schema.names:
         caption = batch.column(CAPTION)
-        null = np.asarray(caption.is_null().to_numpy(zero_copy_only=False), bool)
-        if CAPTION_PROBLEM in batch.schema.names:  # repaired captions: count them by their reason
-            problem = batch.column(CAPTION_PROBLEM)
-            flagged = np.asarray(problem.is_valid().to_numpy(zero_copy_only=False), bool)
-            reasons.update(Counter(p for p in problem.filter(problem.is_valid()).to_pylist()))
-            null &= ~flagged
-            usable &= ~flagged
+        null = np.asarray(caption.is_null().to_numpy(zero_copy_only=False), bool) & usable
         blank = np.asarray(
             pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(caption)), 0)
             .fill_null(False).to_numpy(zero_copy_only=False), bool,
-        )
+        ) & usable
         reasons.update({"caption_null": int(null.sum()), "caption_empty": int(blank.sum())})
         usable &= ~null & ~blank
     return usable, +reasons

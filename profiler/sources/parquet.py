@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from profiler.errors import UserError
-from profiler.schema import CAPTION, KEY, SHARD
+from profiler.schema import CAPTION, KEY, ROW_PROBLEM, SHARD
 from profiler.sources.columns import ColumnMapping
 from profiler.sources.selection import Selection
 
@@ -230,9 +230,6 @@ def _joined(tables: list[pa.Table], rows: list[np.ndarray], names: list[str], sh
     return _canonical_batch(batch, names, shard_id, np.concatenate(rows))
 
 
-# Set on batches whose caption column needed repair: why a row's caption is unusable.
-CAPTION_PROBLEM = "_caption_problem"
-
 
 def _captions_as_text(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     """Captions as UTF-8 text. Schema drift (bytes, numbers) must not fail a whole shard: rows
@@ -267,7 +264,7 @@ def _canonical_batch(batch: pa.RecordBatch, names: list[str], shard_id: str, row
     if CAPTION in columns and not pa.types.is_string(columns[CAPTION].type):
         columns[CAPTION], problem = _captions_as_text(columns[CAPTION])
         if problem is not None:
-            columns[CAPTION_PROBLEM] = problem
+            columns[ROW_PROBLEM] = problem
     columns[SHARD] = pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(n, dtype=np.int32)), pa.array([shard_id])
     )

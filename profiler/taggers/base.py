@@ -39,10 +39,28 @@ class Tagger:
     name: str = ""
     requires: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
+    # Alternatives: from each tuple, the reader reads only the first column the source has
+    # (precomputed embeddings win over image bytes, so no image is read when they exist).
+    one_of: tuple[tuple[str, ...], ...] = ()
+    # Rows per batch this tagger can hold in memory at once (image bytes: a few thousand).
+    max_batch_rows: int | None = None
+    # Tag columns the engine stores in the run's embedding cache instead of the tag files, and
+    # hands back in the input batch (same names) on a later run whose cache identity matches.
+    cached_columns: tuple[str, ...] = ()
+    # A string tag column naming why a row could not be scored (null: scored); counted by reason.
+    problem_column: str | None = None
 
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         """Return new columns (named `<name>.<field>`) aligned with the batch rows."""
         raise NotImplementedError
+
+    def cache_identity(self) -> str | None:
+        """What the cached columns depend on (model and weights, preprocessing); None: no cache."""
+        return None
+
+    def inputs_from_cache(self) -> tuple[str, ...]:
+        """Canonical input columns not needed when the cached columns are handed back."""
+        return ()
 
     def versions(self) -> dict[str, str]:
         """Taxonomy / lexicon / model versions to stamp into results."""
