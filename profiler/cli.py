@@ -111,8 +111,36 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", metavar="RUN",
                         help="a previous run folder: adds a comparison section to the report")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace a run folder made with other settings")
+                        help="replace a run folder made with other settings (its embedding cache is kept)")
+    parser.add_argument("--source-format", metavar="FORMAT",
+                        help="parquet, webdataset, image_files, clip_retrieval or hf "
+                             "(default: auto-detected from the paths)")
     _scale_options(parser)
+    _model_options(parser)
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """CLIP taggers (clip, clip_text): these flags override their [taggers.*] settings."""
+    group = parser.add_argument_group("CLIP models (taggers clip and clip_text)")
+    group.add_argument("--model", metavar="NAME", help="open_clip model name (default ViT-B-32)")
+    group.add_argument("--pretrained", metavar="TAG|PATH",
+                       help="open_clip pretrained tag (downloaded once, then cached) or a checkpoint "
+                            "file; 'none' = random weights, only with --allow-random-weights")
+    group.add_argument("--device", metavar="DEV", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps")
+    group.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"),
+                       help="autocast precision on GPUs (default auto: bf16 where supported)")
+    group.add_argument("--model-batch-size", type=int, metavar="N",
+                       help="images or captions per forward pass")
+    group.add_argument("--allow-random-weights", action="store_true", default=None,
+                       help="accept --pretrained none (benchmarks, tests): every output is marked as such")
+    group.add_argument("--prompts", metavar="FILE", help="the clip tagger's prompt bank (TOML)")
+    group.add_argument("--thresholds", metavar="FILE",
+                       help="calibrated thresholds written by `bias-profiler calibrate`")
+    group.add_argument("--embedding-cache", metavar="DIR",
+                       help="read cached embeddings from DIR (e.g. OLD_RUN/embeddings): re-tag "
+                            "without reading images (default: the run folder's own embeddings/)")
+    group.add_argument("--no-embedding-cache", dest="cache_embeddings", action="store_false", default=None,
+                       help="do not store computed embeddings in OUT/embeddings")
 
 
 def _scale_options(parser: argparse.ArgumentParser) -> None:
@@ -186,9 +214,10 @@ def _execute(spec, args: argparse.Namespace) -> int:
     if args.redact:
         spec.redact_captions = True
     for name in ("incremental", "sample_per_shard", "sample_seed", "limit", "engine", "address",
-                 "dated", "date"):
+                 "dated", "date", "source_format", "embedding_cache", "cache_embeddings"):
         if getattr(args, name, None) is not None:
             setattr(spec, name, getattr(args, name))
+    _apply_model_flags(spec, args)
     if getattr(args, "baseline", None):
         from profiler.report.compare_report import load_stats_document
 
@@ -202,6 +231,34 @@ def _execute(spec, args: argparse.Namespace) -> int:
         print(f"{len(counts.shards_failed)} shard(s) failed; see {result.stats_json}", file=sys.stderr)
     print(result.html)
     return 0
+
+
+# flag -> tagger setting, and the taggers it applies to
+MODEL_FLAGS = {
+    "model": ("model", ("clip", "clip_text")),
+    "pretrained": ("pretrained", ("clip", "clip_text")),
+    "device": ("device", ("clip", "clip_text")),
+    "precision": ("precision", ("clip", "clip_text")),
+    "model_batch_size": ("batch_size", ("clip", "clip_text")),
+    "allow_random_weights": ("allow_random_weights", ("clip", "clip_text")),
+    "prompts": ("prompts_path", ("clip",)),
+    "thresholds": ("thresholds_path", ("clip",)),
+}
+
+
+def _apply_model_flags(spec, args: argparse.Namespace) -> None:
+    """Model flags win over the pipeline's [taggers.clip] / [taggers.clip_text] tables."""
+    for flag, (setting, taggers) in MODEL_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if flag in ("prompts", "thresholds") or (flag == "pretrained" and Path(value).exists()):
+            value = str(Path(value).resolve())
+        for tagger in taggers:
+            spec.tagger_settings.setdefault(tagger, {})[setting] = value
+    used = [f"--{f.replace('_', '-')}" for f in MODEL_FLAGS if getattr(args, f, None) is not None]
+    if used and not {"clip", "clip_text"} & set(spec.taggers):
+        raise UserError(f"{used[0]} configures the CLIP taggers: add --taggers ...,clip (or clip_text)")
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.errors import UserError
+from profiler.models.loading import LOCAL_DIR
 from profiler.stats import StatsSettings
 from profiler.taggers import DEFAULT_TAGGERS, REGISTRY
 from profiler.tomlcompat import tomllib
@@ -22,13 +23,16 @@ DEFAULT_OUT_ROOT = Path("reports")
 DEFAULT_BATCH_SIZE = 262144
 EXECUTORS = ("threads", "processes")
 ENGINES = ("local", "ray")
+SOURCE_FORMATS = ("auto", "parquet", "webdataset", "image_files", "clip_retrieval", "hf")
+# Tagger settings that name files: resolved against the pipeline TOML's folder.
+PATH_SETTINGS = ("lexicon_path", "prompts_path", "thresholds_path", "cache_dir")
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "run": {"name": str, "out": str, "workers": int, "executor": str, "batch_size": int,
             "write_tags": bool, "engine": str, "address": str, "incremental": bool,
             "sample_per_shard": int, "sample_seed": int, "limit": int, "progress_seconds": float,
-            "dated": bool},
-    "source": {"paths": list, "columns": dict, "sample": dict},
+            "dated": bool, "embedding_cache": str, "cache_embeddings": bool},
+    "source": {"paths": list, "columns": dict, "sample": dict, "format": str},
     "taggers": {"enabled": list, **{name: dict for name in REGISTRY}},
     "stats": {"min_support": int, "confidence": float, "alpha": float},
     "report": {"redact_captions": bool, "examples_per_group": int},
@@ -62,6 +66,9 @@ class RunSpec:
     dated: bool = False  # write <out>/<YYYY-MM-DD>/, building on the previous dated run
     date: str | None = None  # the date of a dated run (default: today, UTC)
     baseline: str | None = None  # a previous run folder to compare with in the report
+    source_format: str = "auto"  # parquet, webdataset, image_files, clip_retrieval, hf, or auto
+    embedding_cache: str | None = None  # read cached embeddings here (default <out>/embeddings)
+    cache_embeddings: bool = True  # store the embeddings model taggers compute
 
     def validate(self) -> RunSpec:
         if not self.sources:
@@ -69,6 +76,9 @@ class RunSpec:
         unknown = [t for t in self.taggers if t not in REGISTRY]
         if unknown:
             raise UserError(f"unknown tagger(s) {unknown}: choose from {', '.join(REGISTRY)}")
+        if self.source_format not in SOURCE_FORMATS:
+            raise UserError(f"source format must be one of {', '.join(SOURCE_FORMATS)}, "
+                            f"got {self.source_format!r}")
         if self.executor not in EXECUTORS:
             raise UserError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         if self.workers < 1 or self.batch_size < 1:
@@ -148,7 +158,7 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
     name = run.get("name") or path.stem
     spec = RunSpec(
         name=name,
-        sources=[_resolve(base, p) for p in source.get("paths", [])],
+        sources=[p if p.startswith("hf:") else _resolve(base, p) for p in source.get("paths", [])],
         out=Path(_resolve(base, run["out"])) if "out" in run else DEFAULT_OUT_ROOT / name,
         taggers=list(taggers.get("enabled", DEFAULT_TAGGERS)),
         tagger_settings=_tagger_settings(taggers, base),
@@ -165,6 +175,8 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
         redact_captions=report.get("redact_captions", False),
         examples_per_group=report.get("examples_per_group", 3),
         sample=source.get("sample"),
+        source_format=source.get("format", "auto"),
+        embedding_cache=_resolve(base, run["embedding_cache"]) if "embedding_cache" in run else None,
         **{key: run[key] for key in _RUN_KEYS if key in run},
     )
     for key, value in (overrides or {}).items():
@@ -174,20 +186,36 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
 
 
 _RUN_KEYS = ("engine", "address", "incremental", "sample_per_shard", "sample_seed", "limit",
-             "progress_seconds", "dated")
+             "progress_seconds", "dated", "cache_embeddings")
 
 
 def _tagger_settings(taggers: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
-    """Per-tagger tables; a `lexicon_path` resolves against the pipeline's folder."""
+    """Per-tagger tables; file settings (lexicons, prompt banks, thresholds, checkpoints)
+    resolve against the pipeline's folder."""
     settings = {}
     for name, table in taggers.items():
         if name == "enabled":
             continue
         table = dict(table)
-        if isinstance(table.get("lexicon_path"), str):
-            table["lexicon_path"] = _resolve(base, table["lexicon_path"])
+        for key in PATH_SETTINGS:
+            if isinstance(table.get(key), str):
+                table[key] = _resolve(base, table[key])
+        pretrained = table.get("pretrained")
+        if isinstance(pretrained, str) and _looks_like_path(pretrained):
+            table["pretrained"] = _resolve(base, pretrained)
+        model = table.get("model")
+        if isinstance(model, str) and model.startswith(LOCAL_DIR):
+            table["model"] = LOCAL_DIR + _resolve(base, model.removeprefix(LOCAL_DIR))
         settings[name] = table
     return settings
+
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
+
+
+def _looks_like_path(value: str) -> bool:
+    """A checkpoint file rather than an open_clip pretrained tag (tags have no slashes)."""
+    return "/" in value or "\\" in value or value.endswith(CHECKPOINT_SUFFIXES)
 
 
 def _resolve(base: Path, value: str) -> str:

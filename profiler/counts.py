@@ -47,6 +47,9 @@ class Counts:
     read: int = 0
     tagged: int = 0
     skipped: Counter = field(default_factory=Counter)
+    # rows kept (caption signals count) that a model tagger could not score, by its problem
+    # column then reason: {"clip.problem": {"image_corrupt": 3}}
+    unscored: dict[str, Counter] = field(default_factory=dict)
     shards_completed: list[str] = field(default_factory=list)
     shards_failed: dict[str, str] = field(default_factory=dict)
 
@@ -86,6 +89,8 @@ class Counts:
             out.read += part.read
             out.tagged += part.tagged
             out.skipped.update(part.skipped)
+            for column, reasons in part.unscored.items():
+                out.unscored.setdefault(column, Counter()).update(reasons)
             out.shards_completed += part.shards_completed
             out.shards_failed.update(part.shards_failed)
         return out
@@ -122,7 +127,8 @@ class Counts:
         return {
             "format": COUNTS_FORMAT,
             "populations": self.populations, "signals": self.signals, "scores": self.scores,
-            "rows": {"read": self.read, "tagged": self.tagged, "skipped": dict(self.skipped)},
+            "rows": {"read": self.read, "tagged": self.tagged, "skipped": dict(self.skipped),
+                     "unscored": {c: dict(r) for c, r in self.unscored.items()}},
             "shards": {"completed": self.shards_completed, "failed": self.shards_failed},
             "cells": cells,
             "joint": [
@@ -137,6 +143,7 @@ class Counts:
         out = cls(list(data["populations"]), list(data["signals"]), list(data["scores"]))
         out.read, out.tagged = data["rows"]["read"], data["rows"]["tagged"]
         out.skipped = Counter(data["rows"]["skipped"])
+        out.unscored = {c: Counter(r) for c, r in data["rows"].get("unscored", {}).items()}
         out.shards_completed = list(data["shards"]["completed"])
         out.shards_failed = dict(data["shards"]["failed"])
         for cell in data["cells"]:
@@ -178,6 +185,7 @@ class CountPlan:
     aggregates: dict[str, tuple[str, ...]]
     signals: tuple[Signal, ...]
     scores: tuple[Score, ...]
+    problem_columns: tuple[str, ...] = ()  # taggers' per-row "could not score" reasons
 
     @property
     def populations(self) -> list[str]:
@@ -198,6 +206,12 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
     counts.tagged = n
     if n == 0:
         return counts
+    for column in plan.problem_columns:
+        if column in tags.column_names:
+            problems = tags.column(column).drop_null()
+            if len(problems):
+                tally = pc.value_counts(problems).to_pylist()
+                counts.unscored[column] = Counter({d["values"]: d["counts"] for d in tally})
     parts = _memberships(tags, plan, n_populations=len(counts.populations))
     size = counts.rows_in.size
     flat = counts.rows_in.reshape(-1)

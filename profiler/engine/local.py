@@ -21,6 +21,7 @@ from pathlib import Path
 
 from profiler.config import RunSpec
 from profiler.counts import Counts
+from profiler.engine.embedding_cache import CACHE_FOLDER
 from profiler.engine.finish import finish_run
 from profiler.engine.plan import describe, plan_shards
 from profiler.engine.progress import Progress
@@ -34,6 +35,7 @@ from profiler.engine.shard import (
     process_shard,
     save_outcome,
 )
+from profiler.errors import UserError
 from profiler.sources import Shard, discover_shards
 from profiler.sources.selection import Selection
 
@@ -72,7 +74,7 @@ def _profile(
 ) -> RunResult:
     if spec.sample:
         _ensure_sample_data(spec)
-    shards = discover_shards(spec.sources)
+    shards = discover_shards(spec.sources, spec.source_format)
     settings_json = json.dumps(spec.tagger_settings, sort_keys=True)
     taggers = cached_taggers(tuple(spec.taggers), settings_json)  # fail fast on bad settings
     versions = {k: v for t in taggers for k, v in t.versions().items()}
@@ -90,7 +92,9 @@ def _profile(
     def make_job(shard: Shard, selection: Selection | None, signature: dict) -> ShardJob:
         return ShardJob(shard, str(folder.root), tuple(spec.taggers), settings_json,
                         tuple(sorted(spec.columns.items())), spec.batch_size, spec.write_tags,
-                        spec.examples_per_group, selection, signature)
+                        spec.examples_per_group, selection, signature,
+                        cache_from=spec.embedding_cache or str(folder.root / CACHE_FOLDER),
+                        cache_write=spec.cache_embeddings)
 
     plan = plan_shards(folder, shards, spec, make_job)
     if spec.incremental:
@@ -187,6 +191,8 @@ def _result(future: Future, job: ShardJob) -> ShardResult:
     """The shard's result; a worker that died (killed, out of memory) fails only its shard."""
     try:
         return future.result()
+    except UserError:
+        raise  # a user mistake found inside a shard (embedding dimension, thresholds) ends the run
     except Exception as error:
         outcome = failed_outcome(job, f"worker died: {type(error).__name__}: {error}", 0.0)
         save_outcome(RunFolder(Path(job.out)), outcome)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,9 +22,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from profiler.counts import CountPlan, Counts, count_batch
+from profiler.engine.embedding_cache import (
+    CACHE_FOLDER,
+    CacheMismatch,
+    CacheReader,
+    CacheWriter,
+    open_cache,
+)
 from profiler.engine.runfolder import RunFolder
+from profiler.errors import UserError
 from profiler.files import atomic_write_json
-from profiler.schema import CAPTION, KEY, ROW_PROBLEM
+from profiler.schema import CAPTION, IMAGE, KEY, ROW_PROBLEM
 from profiler.sources import ColumnMapping, Shard, read_shard
 from profiler.sources.parquet import MissingColumnsError, ReadInfo, shard_num_rows
 from profiler.sources.selection import Selection
@@ -30,6 +40,7 @@ from profiler.taggers import Tagger, build_taggers
 from profiler.taggers.identity import GROUPS, PERSON_MENTION, IdentityTagger
 
 SNIPPET_CHARS = 160
+log = logging.getLogger("profiler")
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,8 @@ class ShardJob:
     examples_per_group: int
     selection: Selection | None = None  # None: every row
     signature: dict[str, Any] | None = None  # recorded in the completion marker
+    cache_from: str | None = None  # embedding cache to read (default: the run's own)
+    cache_write: bool = True  # store the embeddings model taggers compute under <out>/embeddings
 
 
 @dataclass
@@ -87,6 +100,7 @@ def count_plan(taggers: tuple[Tagger, ...]) -> CountPlan:
         aggregates=aggregates,
         signals=tuple(s for t in taggers for s in t.signals()),
         scores=tuple(s for t in taggers for s in t.scores()),
+        problem_columns=tuple(t.problem_column for t in taggers if t.problem_column),
     )
 
 
@@ -98,8 +112,29 @@ def process_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> Shard
 
 
 def profile_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> ShardOutcome:
-    """Stream, tag and count one shard; writes only its tag file (atomically, by rename)."""
+    """Stream, tag and count one shard; writes its tag file and embedding cache by rename.
+
+    A shard that fails (a read error, a torn file on a network store) is tried once more, then
+    recorded as failed with its error; user mistakes (UserError) stop the run instead.
+    """
     started = time.perf_counter()
+    try:
+        return _profile_once(job, on_batch, started)
+    except UserError:
+        raise
+    except Exception as first:  # a corrupt shard must not stop the run
+        log.warning("shard %s failed (%s: %s); trying it once more", job.shard.id,
+                    type(first).__name__, first)
+    try:
+        return _profile_once(job, on_batch, started)
+    except UserError:
+        raise
+    except Exception as error:
+        return failed_outcome(job, f"{type(error).__name__}: {error} (failed twice)",
+                              time.perf_counter() - started)
+
+
+def _profile_once(job: ShardJob, on_batch: BatchCallback | None, started: float) -> ShardOutcome:
     folder = RunFolder(Path(job.out))
     shard_id = job.shard.id
     taggers = cached_taggers(job.taggers, job.tagger_settings_json)
@@ -109,14 +144,15 @@ def profile_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> Shard
     tags_path = folder.tags_path(shard_id)
     tags_tmp = tags_path.with_name(tags_path.name + ".partial")
     info = ReadInfo()
+    caches = _Caches(job, taggers)
     try:
         writer = None
-        for batch in _batches(job, taggers, info):
+        for batch in _batches(job, taggers, info, caches):
             counts.read += batch.num_rows
             usable, reasons = _usable_rows(batch, taggers)
             counts.skipped.update(reasons)
             batch = batch.filter(pa.array(usable)) if not usable.all() else batch
-            tags = _tag(batch, taggers)
+            tags = caches.split(_tag(caches.extend(batch), taggers))
             counts = counts.merge(count_batch(tags, plan, batch.column(CAPTION)))
             _collect_examples(examples, batch, tags, job.examples_per_group)
             if job.write_tags:
@@ -134,20 +170,78 @@ def profile_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> Shard
             tags_tmp.replace(tags_path)
         else:
             tags_path.unlink(missing_ok=True)  # no rows tagged: no stale tags of an older file
+        caches.commit()
     except MissingColumnsError as error:
+        caches.abort()
         tags_path.unlink(missing_ok=True)
         counts = plan.empty()
         counts.read = error.num_rows
         counts.skipped.update({f"missing_column:{name}": error.num_rows for name in error.missing[:1]})
-    except Exception as error:  # a corrupt shard must not stop the run
+    except BaseException:
+        caches.abort()
         tags_tmp.unlink(missing_ok=True)
-        return failed_outcome(job, f"{type(error).__name__}: {error}", time.perf_counter() - started)
+        raise
     counts.shards_completed.append(shard_id)
     marker = {"signature": job.signature, "rows_in_shard": info.rows_in_shard,
               "rows_read": counts.read}
     result = ShardResult(shard_id, counts.read, time.perf_counter() - started,
                          skipped=sum(counts.skipped.values()), rows_in_shard=info.rows_in_shard)
     return ShardOutcome(result, counts, examples, marker)
+
+
+class _Caches:
+    """The embedding cache of one shard: readers for taggers whose cache is valid (their image
+    input is then not read at all), writers for taggers that compute embeddings."""
+
+    def __init__(self, job: ShardJob, taggers: tuple[Tagger, ...]):
+        read_root = Path(job.cache_from) if job.cache_from else None
+        write_root = Path(job.out) / CACHE_FOLDER if job.cache_write else None
+        self.readers: dict[str, CacheReader] = {}
+        self.writers: dict[str, CacheWriter] = {}
+        self.columns = [c for t in taggers for c in t.cached_columns]
+        for tagger in (t for t in taggers if t.cached_columns and t.cache_identity()):
+            reader = open_cache(read_root, tagger, job.shard.id, job.signature)
+            if reader is not None:
+                self.readers[tagger.name] = reader
+            elif write_root is not None:
+                self.writers[tagger.name] = CacheWriter(write_root, tagger, job.shard.id, job.signature)
+        self._taggers = {t.name: t for t in taggers}
+
+    def served(self, tagger: Tagger) -> bool:
+        return tagger.name in self.readers
+
+    def extend(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch plus the cached columns of the taggers the cache serves."""
+        if not self.readers:
+            return batch
+        columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+        for reader in self.readers.values():
+            columns.update(reader.take(batch.column(KEY)))
+        return pa.RecordBatch.from_pydict(columns)
+
+    def split(self, tags: pa.Table) -> pa.Table:
+        """Tags without the cached columns, which go to the cache writers."""
+        for name, writer in self.writers.items():
+            if all(c in tags.column_names for c in self._taggers[name].cached_columns):
+                writer.write(tags.column(KEY).combine_chunks(),
+                             {c: tags.column(c).combine_chunks() for c in writer.columns})
+        present = [c for c in self.columns if c in tags.column_names]
+        return tags.drop_columns(present) if present else tags
+
+    def commit(self) -> None:
+        for reader in self.readers.values():
+            reader.close()
+        for writer in self.writers.values():
+            writer.commit()
+
+    def abort(self) -> None:
+        for reader in self.readers.values():
+            reader.close()
+            if not isinstance(sys.exc_info()[1], CacheMismatch):
+                continue
+            reader.path.unlink(missing_ok=True)  # a cache that lies is dropped; the retry re-encodes
+        for writer in self.writers.values():
+            writer.abort()
 
 
 def failed_outcome(job: ShardJob, message: str, seconds: float) -> ShardOutcome:
@@ -174,12 +268,20 @@ def save_outcome(folder: RunFolder, outcome: ShardOutcome) -> None:
         folder.mark_done(shard_id, outcome.marker)
 
 
-def _batches(job: ShardJob, taggers: tuple[Tagger, ...], info: ReadInfo):
+def _batches(job: ShardJob, taggers: tuple[Tagger, ...], info: ReadInfo, caches: _Caches):
+    """The shard's batches, reading only what the taggers need: a tagger the embedding cache
+    serves reads no image, and batches are small only while image bytes are read."""
     required = [c for t in taggers for c in t.requires]
     optional = [c for t in taggers for c in t.optional]
+    one_of = [group for t in taggers if not caches.served(t) for group in t.one_of]
+    image_rows = [t.max_batch_rows for t in taggers if t.max_batch_rows]
+
+    def batch_size(columns: frozenset[str]) -> int:
+        return min([job.batch_size, *image_rows]) if IMAGE in columns else job.batch_size
+
     return read_shard(
-        job.shard, required, optional, ColumnMapping(dict(job.columns)), job.batch_size,
-        job.selection, info,
+        job.shard, required, optional, ColumnMapping(dict(job.columns)), batch_size,
+        job.selection, info, one_of=one_of,
     )
 
 

@@ -12,7 +12,7 @@ for the bundled sexual-content bank); `clip.identity_groups` = identity groups w
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,7 @@ SEXUAL_SCORE = "clip.sexual_score"
 SEXUAL_CLASS = "clip.sexual_class"
 SEXUAL = "clip.sexual"
 IDENTITY_GROUPS = "clip.identity_groups"
+PROB_PREFIX = "clip.prob."  # + class id: per-class probabilities (for calibration)
 # rows scored at a time: bounds the float32 copy of float16 input (128 MB at 512-d)
 CHUNK_ROWS = 65536
 
@@ -110,22 +111,46 @@ class ZeroShotClassifier:
 
 
 def sexual_columns(embeddings: np.ndarray, classifier: ZeroShotClassifier,
-                   threshold: float | None = None) -> dict[str, pa.Array]:
+                   threshold: float | None = None, class_thresholds: Mapping[str, float] | None = None,
+                   with_probs: bool = False) -> dict[str, pa.Array]:
     """`clip.sexual_score` (mass of the sexual classes), `clip.sexual_class` (argmax class) and
-    `clip.sexual` (score >= threshold; the bank's default when None); null for invalid rows."""
+    `clip.sexual`; null for invalid rows. `clip.sexual` is score >= threshold (the bank's default
+    when None); with calibrated `class_thresholds` ({class id: cut}) it is "some listed class
+    reaches its cut" (or'ed with the score rule only when `threshold` is given too).
+    `with_probs` adds `clip.prob.<class id>` columns (what `bias-profiler calibrate` fits on)."""
     if classifier.bank.kind != "sexual_content":
         raise UserError(f"prompt bank {classifier.bank.source} is not a sexual-content bank")
-    cut = _threshold(classifier.bank, threshold)
     probs, valid = classifier.probabilities(embeddings)
     score = probs @ classifier.bank.positive.astype(np.float32)
     np.clip(score, 0.0, 1.0, out=score)
+    if class_thresholds:
+        sexual = _class_rule(probs, classifier.bank, class_thresholds)
+        if threshold is not None:
+            sexual |= score >= _threshold(classifier.bank, threshold)
+    else:
+        sexual = score >= _threshold(classifier.bank, threshold)
     invalid = ~valid
     best = pa.array(probs.argmax(axis=1).astype(np.int32), mask=invalid)
-    return {
+    columns = {
         SEXUAL_SCORE: pa.array(score, pa.float32(), mask=invalid),
         SEXUAL_CLASS: pa.array(classifier.bank.ids, pa.string()).take(best),
-        SEXUAL: pa.array(score >= cut, pa.bool_(), mask=invalid),
+        SEXUAL: pa.array(sexual, pa.bool_(), mask=invalid),
     }
+    if with_probs:
+        for i, class_id in enumerate(classifier.bank.ids):
+            columns[PROB_PREFIX + class_id] = pa.array(probs[:, i], pa.float32(), mask=invalid)
+    return columns
+
+
+def _class_rule(probs: np.ndarray, bank: PromptBank, cuts: Mapping[str, float]) -> np.ndarray:
+    unknown = sorted(set(cuts) - set(bank.ids))
+    if unknown:
+        raise UserError(f"class thresholds name classes {unknown} that prompt bank {bank.source} lacks "
+                        f"(it has {', '.join(bank.ids)}): recalibrate with this bank")
+    hit = np.zeros(len(probs), bool)
+    for class_id, cut in cuts.items():
+        hit |= probs[:, bank.ids.index(class_id)] >= _threshold(bank, cut)
+    return hit
 
 
 def identity_groups(probs: np.ndarray, valid: np.ndarray, bank: PromptBank,

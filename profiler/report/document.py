@@ -52,7 +52,9 @@ def build_document(
         "run": {**{k: meta[k] for k in ("name", "created", "tool_version", "sources", "seconds")},
                 "sampling": meta.get("sampling")},
         "taxonomy_versions": meta["versions"],
-        "rows": {"read": counts.read, "tagged": tagged, "skipped": skipped},
+        "rows": {"read": counts.read, "tagged": tagged, "skipped": skipped,
+                 "unscored": {column: {k: int(v) for k, v in sorted(reasons.items())}
+                              for column, reasons in sorted(counts.unscored.items())}},
         "shards": {
             "total": meta["shards_total"],
             "completed": len(counts.shards_completed),

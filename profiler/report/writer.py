@@ -56,6 +56,9 @@ def write_tables(folder: Path, document: dict[str, Any]) -> None:
         "cells": [{k: v for k, v in c.items() if k != "comparisons"} for c in cells],
         "comparisons": comparisons,
         "skipped": [{"reason": k, "rows": v} for k, v in document["rows"]["skipped"].items()],
+        "unscored": [{"column": column, "reason": k, "rows": v}
+                     for column, reasons in document["rows"].get("unscored", {}).items()
+                     for k, v in reasons.items()],
         "coverage": document["coverage_by_population"],
         "bootstrap": document["bootstrap"]["cells"],
         "sweeps": document["sweeps"],

@@ -7,6 +7,7 @@ from typing import Any
 
 from profiler.errors import UserError
 from profiler.taggers.base import Score, Signal, Tagger
+from profiler.taggers.clip_image import ClipImageTagger
 from profiler.taggers.clip_text import ClipTextTagger
 from profiler.taggers.dataset import DatasetTagger
 from profiler.taggers.identity import IdentityTagger
@@ -17,6 +18,7 @@ REGISTRY: dict[str, Callable[..., Tagger]] = {
     "sexual_terms": SexualTermsTagger,
     "dataset": DatasetTagger,
     "clip_text": ClipTextTagger,  # model-perceived; needs open_clip weights, not a default
+    "clip": ClipImageTagger,  # model-perceived image content; needs open_clip weights
 }
 DEFAULT_TAGGERS = ("identity", "sexual_terms", "dataset")
 
