@@ -40,6 +40,7 @@ from profiler.taggers import Tagger, build_taggers
 from profiler.taggers.identity import GROUPS, PERSON_MENTION, IdentityTagger
 
 SNIPPET_CHARS = 160
+EXAMPLE_TAGS = ("sexual_terms.level", "dataset.sexual", "clip.sexual", "nsfw.sexual")
 log = logging.getLogger("profiler")
 
 
@@ -326,7 +327,7 @@ def _collect_examples(examples: dict, batch: pa.RecordBatch, tags: pa.Table, per
     captions = batch.column(CAPTION).take(picked).to_pylist()
     keys = batch.column(KEY).take(picked).to_pylist()
     extra = {name: tags.column(name).take(picked).to_pylist()
-             for name in ("sexual_terms.level", "dataset.sexual") if name in tags.column_names}
+             for name in EXAMPLE_TAGS if name in tags.column_names}
     for i, row_groups in enumerate(groups):
         for group in row_groups:
             bucket = examples.setdefault(group, [])
