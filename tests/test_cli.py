@@ -192,3 +192,18 @@ def test_run_pipeline_generates_its_demo_data(tmp_path):
     assert Path(result.stdout.strip()).is_file()
     assert (tmp_path / "data" / "ground_truth.json").is_file()
     assert load_stats(tmp_path / "out")["rows"]["read"] == 1000
+
+
+def test_model_and_source_mistakes_exit_2(tmp_path):
+    data = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"TEXT": ["a"]}), data)
+    for args, message in [
+        (["--taggers", "clip", "--model", "ViT-B-99"], "unknown open_clip model"),
+        (["--taggers", "clip", "--model", "ViT-B-32", "--pretrained", "none"], "allow-random-weights"),
+        (["--taggers", "clip", "--pretrained", str(tmp_path / "missing.pt")], "missing.pt"),
+        (["--source-format", "zip"], "source format must be one of"),
+    ]:
+        result = run_cli("profile", str(data), "--out", str(tmp_path / "out"), *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
