@@ -116,19 +116,27 @@ def _numeric(kind: pa.DataType) -> bool:
     return pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_decimal(kind)
 
 
+def embedding_lengths(column: pa.Array) -> np.ndarray:
+    """Lengths of the non-null, non-empty rows of a list column."""
+    lengths = pc.list_value_length(column).drop_null().to_numpy(zero_copy_only=False)
+    return lengths[lengths > 0]
+
+
 def embedding_dim(column: pa.Array) -> int | None:
-    """The column's dimension: its list size, else the most common row length (ties: the
-    smallest), None without a non-empty row."""
+    """The column's dimension: its list size, else the most common row length (ties: the one
+    seen first), None without a non-empty row."""
     if pa.types.is_fixed_size_list(column.type):
         return column.type.list_size
     if not _is_list(column.type):
         return None
-    lengths = pc.list_value_length(column).drop_null().to_numpy(zero_copy_only=False)
-    lengths = lengths[lengths > 0]
+    return most_common(embedding_lengths(column))
+
+
+def most_common(lengths: np.ndarray) -> int | None:
     if not len(lengths):
         return None
     counts = Counter(lengths.tolist())
-    return min(counts, key=lambda d: (-counts[d], d))
+    return max(counts, key=counts.__getitem__)  # insertion order breaks ties
 
 
 def fixed_embeddings(column: pa.Array, dim: int | None) -> tuple[pa.Array, pa.Array | None]:

@@ -24,8 +24,10 @@ from profiler.sources.base import (
     ReadRequest,
     Shard,
 )
-from profiler.sources.canonical import canonical_batch, embedding_dim
+from profiler.sources.canonical import canonical_batch, embedding_lengths, most_common
 from profiler.sources.selection import Selection
+
+DIM_SAMPLE = 1024  # rows that decide a variable-length embedding column's dimension
 
 __all__ = ["MissingColumnsError", "ReadInfo", "Shard", "read_parquet"]
 
@@ -93,18 +95,22 @@ def resolve_columns(request: ReadRequest, names: list[str], num_rows: int,
 
 def _shard_embedding_dim(parquet: pq.ParquetFile, column: str | None) -> int | None:
     """One dimension per shard, so a row's fate does not depend on the batch it falls in: the
-    list size, or for variable lists the most common length in the first row group holding a
-    non-empty embedding."""
+    list size, or for variable lists the most common length among the first DIM_SAMPLE
+    non-empty rows of the file."""
     if column is None:
         return None
     kind = parquet.schema_arrow.field(column).type
     if pa.types.is_fixed_size_list(kind):
         return kind.list_size
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        return None
+    seen: list[np.ndarray] = []
     for group in range(parquet.metadata.num_row_groups):
-        dim = embedding_dim(parquet.read_row_group(group, columns=[column]).column(0).combine_chunks())
-        if dim:
-            return dim
-    return None
+        values = parquet.read_row_group(group, columns=[column]).column(0).combine_chunks()
+        seen.append(embedding_lengths(values))
+        if sum(map(len, seen)) >= DIM_SAMPLE:
+            break
+    return most_common(np.concatenate(seen)[:DIM_SAMPLE]) if seen else None
 
 
 def stream_rows(parquet: pq.ParquetFile, columns: list[str], selection: Selection, shard_id: str,
