@@ -128,10 +128,16 @@ def hf_shards(source: str) -> list[Shard]:
     """One Shard per shard of the streaming dataset."""
     source = source if source.startswith("hf:") else f"hf:{source}"
     path, options = parse_source(source)
+    if os.path.isdir(path) and not os.path.isabs(path):  # workers may run elsewhere
+        path = os.path.abspath(path)
+        source = f"hf:{path}" + (f"?{source.partition('?')[2]}" if "?" in source else "")
     dataset, config = _load(source)
     count = max(1, int(getattr(dataset, "num_shards", 1) or 1))
     size, version = _version(config)
-    prefix = "/".join(p for p in (_name(path), _SAFE.sub("_", options.get("name", "")),
+    name = _name(path)
+    if options.get("data_files") or options.get("data_dir"):  # hf:parquet?data_files=a vs =b
+        name += "-" + hashlib.sha256(source.encode()).hexdigest()[:8]
+    prefix = "/".join(p for p in (name, _SAFE.sub("_", options.get("name", "")),
                                   _SAFE.sub("_", options.get("split") or "train")) if p)
     return [Shard(id=f"{prefix}/{index:05d}", url=source, size=size, version=version, format="hf",
                   extra=(("index", str(index)), ("num_shards", str(count))))
@@ -234,7 +240,7 @@ def _image_bytes(column: pa.Array, roots: list[str]) -> tuple[pa.Array, pa.Array
         return column, None
     data = pc.struct_field(column, "bytes")
     paths = pc.struct_field(column, "path")
-    if not (data.is_null() & paths.is_valid()).to_numpy(zero_copy_only=False).any():
+    if not pc.any(pc.and_(data.is_null(), paths.is_valid())).as_py():
         return column, None
     out, problems = [], []
     for value, file in zip(data.to_pylist(), paths.to_pylist(), strict=True):
