@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -146,6 +147,19 @@ def test_image_batches_follow_the_batch_size_function(tmp_path):
     sampled = [b.num_rows for b in read_shard(shard, ["caption"], batch_size=size, one_of=[(IMAGE,)],
                                               selection=Selection(sample=30, seed=1))]
     assert max(sampled) <= 8 and sum(sampled) == 30
+
+
+def test_remote_image_folders():
+    fs = fsspec.filesystem("memory")
+    for i in range(3):
+        fs.pipe(f"memory://bucket/files/00000/{i:04d}.jpg", JPEG)
+        fs.pipe(f"memory://bucket/files/00000/{i:04d}.txt", f"cap {i}".encode())
+    fs.pipe("memory://bucket/files/00001/x.png", b"png")
+    shards = discover_shards(["memory://bucket/files"])
+    assert [(s.id, s.format) for s in shards] == [("00000", "image_files"), ("00001", "image_files")]
+    rows = rows_of(shards[0], one_of=[(IMAGE,)])
+    assert [(r["key"], r["caption"], r["image"]) for r in rows] == [(f"{i:04d}", f"cap {i}", JPEG)
+                                                                     for i in range(3)]
 
 
 def test_missing_folder_is_a_user_error(tmp_path: Path):

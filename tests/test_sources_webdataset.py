@@ -95,6 +95,15 @@ def test_batches_selection_and_info(tmp_path):
     assert len(rows_of(shard, info=info)) == 23 and info.rows_in_shard == 23
 
 
+def test_old_import_path_dispatches_every_format(tmp_path):
+    from profiler.sources import parquet
+
+    shard = tar_shard(tmp_path / "s.tar", laion_samples(2))
+    assert parquet.shard_num_rows(shard) == 2
+    assert len([r for b in parquet.read_shard(shard, ["caption"]) for r in b.to_pylist()]) == 2
+    assert parquet.discover_shards([str(tmp_path)])[0] == shard
+
+
 def test_gzip_and_fsspec_urls(tmp_path):
     data = gzip.compress(tar_bytes(laion_samples(3)))
     gz = tar_shard(tmp_path / "s.tar.gz", data=data)

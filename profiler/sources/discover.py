@@ -26,6 +26,7 @@ import fsspec
 from profiler.errors import UserError
 from profiler.sources import embeddings, image_files
 from profiler.sources.base import FORMATS, Shard
+from profiler.sources.fileinfo import file_size, file_version
 
 GLOB_CHARS = set("*?[")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -180,21 +181,3 @@ def _ids(paths: list[str], bases: list[str]) -> list[str]:
             rel = posixpath.basename(path) or "root"
         ids.append(_strip_suffix(rel).replace(":", "_"))
     return ids
-
-
-def file_size(info: dict[str, Any]) -> int | None:
-    size = info.get("size")
-    return int(size) if isinstance(size, (int, float)) else None
-
-
-_VERSION_KEYS = ("ETag", "etag", "md5Hash", "crc32c", "blob_id", "mtime", "LastModified",
-                 "last_modified", "updated", "created")
-
-
-def file_version(info: dict[str, Any]) -> str | None:
-    """What changes when the file's content does: an etag or hash where the store gives one,
-    else the modification time."""
-    for key in _VERSION_KEYS:
-        if info.get(key) is not None:
-            return f"{key}={info[key]}"
-    return None

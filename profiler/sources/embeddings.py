@@ -26,6 +26,7 @@ from profiler.errors import UserError
 from profiler.schema import IMAGE_EMBEDDING
 from profiler.sources.base import EMBEDDING_BATCH_BYTES, ReadRequest, Shard, ShardDataError
 from profiler.sources.canonical import canonical_batch
+from profiler.sources.fileinfo import file_size, file_version
 from profiler.sources.npy import NpyMatrix
 from profiler.sources.parquet import resolve_columns, stream_rows
 
@@ -48,8 +49,6 @@ def _numbered(fs: fsspec.AbstractFileSystem, folder: str, pattern: re.Pattern) -
 
 def pairs(fs: fsspec.AbstractFileSystem, path: str, url: Callable[[str], str]) -> list[dict[str, Any]]:
     """Keyword arguments of `discover.Found` for each pair, in numeric order."""
-    from profiler.sources.discover import file_size, file_version
-
     embs = _numbered(fs, posixpath.join(path, "img_emb"), _EMB)
     metas = _numbered(fs, posixpath.join(path, "metadata"), _META)
     for number in sorted(set(embs) ^ set(metas)):

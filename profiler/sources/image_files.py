@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from profiler.schema import CAPTION, IMAGE, IMAGE_EMBEDDING, KEY
 from profiler.sources.base import MAX_MEMBER_BYTES, ReadRequest, Shard
+from profiler.sources.fileinfo import file_size, file_version
 from profiler.sources.records import RowBatcher, decode_text, json_fields, parse_json
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -34,11 +35,11 @@ _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 
 
 @dataclass(frozen=True)
 class Entry:
-    """A file listed in a folder: its name, size, modification time, and whether it is a link."""
+    """A file listed in a folder: its name, size, version stamp, and whether it is a link."""
 
     name: str
     size: int
-    mtime: float
+    stamp: str  # modification time, or the store's ETag / hash
     link: bool = False
 
 
@@ -62,15 +63,19 @@ def list_folder(fs: fsspec.AbstractFileSystem, folder: str) -> list[Entry]:
                 if _suffix(item.name) not in wanted:
                     continue
                 if item.is_symlink():
-                    entries.append(Entry(item.name, 0, 0.0, link=True))
+                    try:  # the target's stamp (stat only: it is opened only inside the root)
+                        info = item.stat(follow_symlinks=True)
+                        entries.append(Entry(item.name, 0, f"{info.st_size}:{info.st_mtime_ns}", link=True))
+                    except OSError:
+                        entries.append(Entry(item.name, 0, "dangling", link=True))
                 elif item.is_file(follow_symlinks=False):
                     info = item.stat(follow_symlinks=False)
-                    entries.append(Entry(item.name, info.st_size, info.st_mtime_ns / 1e9))
+                    entries.append(Entry(item.name, info.st_size, f"{info.st_mtime_ns}"))
     else:
         for info in fs.ls(folder, detail=True):
             name = info["name"].rstrip("/").rsplit("/", 1)[-1]
             if info.get("type") == "file" and _suffix(name) in wanted:
-                entries.append(Entry(name, int(info.get("size") or 0), 0.0))
+                entries.append(Entry(name, file_size(info) or 0, file_version(info) or ""))
     return sorted(entries, key=lambda e: e.name)
 
 
@@ -79,7 +84,7 @@ def folder_signature(entries: list[Entry]) -> tuple[int, str]:
     changes the version, so a resumed run redoes the folder."""
     digest = hashlib.sha256()
     for entry in entries:
-        digest.update(f"{entry.name}\0{entry.size}\0{entry.mtime}\0{entry.link}\n".encode("utf-8", "replace"))
+        digest.update(f"{entry.name}\0{entry.size}\0{entry.stamp}\0{entry.link}\n".encode("utf-8", "replace"))
     return sum(e.size for e in entries), f"files={len(entries)};sha256={digest.hexdigest()[:20]}"
 
 
