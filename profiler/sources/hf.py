@@ -32,9 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profiler.errors import UserError
-from profiler.schema import IMAGE
+from profiler.schema import IMAGE, IMAGE_EMBEDDING
 from profiler.sources.base import MAX_MEMBER_BYTES, MissingColumnsError, ReadRequest, Shard, ShardDataError
-from profiler.sources.canonical import canonical_batch
+from profiler.sources.canonical import canonical_batch, embedding_dim
 from profiler.sources.parquet import resolve_columns
 
 OPTIONS = ("split", "name", "data_dir", "data_files", "revision")
@@ -206,6 +206,7 @@ def read_hf(shard: Shard, request: ReadRequest) -> Iterator[pa.RecordBatch]:
     picked = selection.rows(shard.id, num_rows) if num_rows is not None else None
     count = selection.count(num_rows) if num_rows is not None else selection.limit
     start = done = 0
+    dim: int | None = None
     for table in _tables(dataset, columns, batch_size):
         n = table.num_rows
         rows = np.arange(start, start + n)
@@ -223,7 +224,9 @@ def read_hf(shard: Shard, request: ReadRequest) -> Iterator[pa.RecordBatch]:
             problems = None
             if IMAGE in values:
                 values[IMAGE], problems = _image_bytes(values[IMAGE], roots)
-            yield canonical_batch(values, shard.id, rows, problems)
+            if IMAGE_EMBEDDING in values and dim is None:  # the first batch's decides for the shard
+                dim = embedding_dim(values[IMAGE_EMBEDDING])
+            yield canonical_batch(values, shard.id, rows, problems, embedding_dim=dim)
         if count is not None and done >= count:
             break
     else:
