@@ -111,6 +111,8 @@ def test_packaged_builder_with_data_files(parquet_folder):
     assert len(shards) == 2 and shards[0].id.startswith("parquet-")
     assert rows_of(shards[1])[0]["caption"] == "caption 2-0"
     assert ROW_PROBLEM not in next(read_shard(shards[1], ["caption"])).schema.names
+    mixed = discover_shards([str(parquet_folder / "data" / "train-00001.parquet"), f"hf:{parquet_folder}"])
+    assert [s.format for s in mixed] == ["parquet", "hf", "hf", "hf"]  # in the order of the sources
 
 
 def test_offline_hub_id_and_bad_options_are_one_line_errors():

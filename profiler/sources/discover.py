@@ -51,24 +51,27 @@ def discover_shards(sources: Iterable[str], format: str = "auto") -> list[Shard]
         raise UserError(f"unknown source format {format!r}: use auto or one of {', '.join(FORMATS)}")
     found: dict[str, Found] = {}
     bases: list[str] = []
-    hub: list[Shard] = []
+    order: list[str | Shard] = []  # file urls and HF shards, in the order of the sources
     for source in sources:
         if source.startswith("hf:") or format == "hf":
             if format not in ("auto", "hf"):
                 raise UserError(f"{source} is a Hugging Face dataset; it cannot be read as {format}")
             from profiler.sources.hf import hf_shards  # imports `datasets`: only when asked for
 
-            hub.extend(hf_shards(source))
+            order.extend(hf_shards(source))
             continue
         base, files = _expand(source, format)
         bases.append(base)
         for item in files:
-            found.setdefault(item.url, item)
+            if item.url not in found:
+                found[item.url] = item
+                order.append(item.url)
     items = list(found.values())
-    ids = _ids([item.id_path for item in items], bases) if items else []
-    shards = [Shard(id=shard_id, url=item.url, size=item.size, version=item.version, format=item.format,
-                    extra=item.extra) for shard_id, item in zip(ids, items, strict=True)]
-    shards.extend(hub)
+    ids = dict(zip(found, _ids([item.id_path for item in items], bases), strict=True)) if items else {}
+    shards = [entry if isinstance(entry, Shard) else
+              Shard(id=ids[entry], url=entry, size=found[entry].size, version=found[entry].version,
+                    format=found[entry].format, extra=found[entry].extra)
+              for entry in order]
     seen: set[str] = set()
     for shard in shards:
         if shard.id in seen:
