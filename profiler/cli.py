@@ -84,6 +84,28 @@ def _parser() -> argparse.ArgumentParser:
     curate.add_argument("--overwrite", action="store_true", help="replace a previous curation in --out")
     curate.set_defaults(handler=_curate, mode="drop")
 
+    calibrate = commands.add_parser(
+        "calibrate", help="fit clip / nsfw score thresholds on hand-labelled samples of a profiled run",
+        description="Fit thresholds on a few hundred hand-labelled samples of a profiled run and "
+                    "write them as TOML for the clip tagger (--thresholds FILE) or the nsfw tagger "
+                    "(thresholds_path). Without labels calibrate is not run: the uncalibrated defaults "
+                    "documented in the prompt banks apply (clip.sexual_score >= 0.5, "
+                    "profiler/resources/prompts/sexual_content.toml; nsfw.score >= 0.8, the open_nsfw "
+                    "authors' README).")
+    calibrate.add_argument("run_dir", metavar="RUN", help="run folder written by profile (with tags/)")
+    calibrate.add_argument("--labels", required=True, metavar="CSV",
+                           help="CSV with columns key,label: 1/0 (true/false, yes/no, sexual/not_sexual) "
+                                "fits one threshold on --score; class ids of the prompt bank fit "
+                                "one-vs-rest thresholds on clip.prob.<class> per sexual class")
+    calibrate.add_argument("--out", required=True, metavar="TOML", help="thresholds file to write")
+    calibrate.add_argument("--score", default="clip.sexual_score", metavar="COLUMN",
+                           help="score column for binary labels (default clip.sexual_score; "
+                                "nsfw.score for the open_nsfw tagger)")
+    calibrate.add_argument("--target-precision", type=float, metavar="P",
+                           help="the lowest threshold reaching precision P (default: maximum F1)")
+    calibrate.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    calibrate.set_defaults(handler=_calibrate)
+
     compare = commands.add_parser("compare", help="report what changed between two runs")
     compare.add_argument("baseline", metavar="RUN_A", help="the earlier run folder (or its stats.json)")
     compare.add_argument("current", metavar="RUN_B", help="the later run folder (or its stats.json)")
@@ -299,4 +321,18 @@ def _curate(args: argparse.Namespace) -> int:
     ))
     print(result.table)
     print(f"\noutputs in {result.summary['out']} (curation.json lists them)", file=sys.stderr)
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from profiler.calibrate import CalibrateRequest, run_calibrate
+
+    result = run_calibrate(CalibrateRequest(
+        run_dir=Path(args.run_dir), labels=Path(args.labels), out=Path(args.out), score=args.score,
+        target_precision=args.target_precision, overwrite=args.overwrite,
+    ))
+    print(result.table)
+    use = (f'thresholds_path = "{result.path}" in [taggers.nsfw]' if args.score.startswith("nsfw.")
+           else f"profile with --thresholds {result.path}")
+    print(f"\nthresholds in {result.path} (version {result.thresholds.version}): {use}", file=sys.stderr)
     return 0

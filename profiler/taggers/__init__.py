@@ -11,6 +11,7 @@ from profiler.taggers.clip_image import ClipImageTagger
 from profiler.taggers.clip_text import ClipTextTagger
 from profiler.taggers.dataset import DatasetTagger
 from profiler.taggers.identity import IdentityTagger
+from profiler.taggers.nsfw import NsfwTagger
 from profiler.taggers.sexual_terms import SexualTermsTagger
 
 REGISTRY: dict[str, Callable[..., Tagger]] = {
@@ -19,6 +20,7 @@ REGISTRY: dict[str, Callable[..., Tagger]] = {
     "dataset": DatasetTagger,
     "clip_text": ClipTextTagger,  # model-perceived; needs open_clip weights, not a default
     "clip": ClipImageTagger,  # model-perceived image content; needs open_clip weights
+    "nsfw": NsfwTagger,  # model-perceived image content (open_nsfw); needs the [nsfw] extra
 }
 DEFAULT_TAGGERS = ("identity", "sexual_terms", "dataset")
 
