@@ -66,7 +66,7 @@ def test_img2dataset_samples_become_canonical_rows(tmp_path):
 
 def test_caption_from_json_and_projection(tmp_path):
     members = sample_members("a", None, {"caption": "from json", "uid": 7}) + \
-        sample_members("b", None, {"text": "text field"}) + sample_members("c", None, None)
+        sample_members("b", None, {"text": "text field", "key": True}) + sample_members("c", None, None)
     shard = tar_shard(tmp_path / "s.tar", members)
     batches = list(read_shard(shard, ["caption"]))
     assert batches[0].schema.names == ["caption", "key", "shard"]  # no image bytes read

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from profiler.schema import CAPTION, IMAGE, IMAGE_EMBEDDING, KEY
 from profiler.sources.base import MAX_MEMBER_BYTES, ReadRequest, Shard
-from profiler.sources.records import RowBatcher, decode_text, json_fields, parse_json, selected
+from profiler.sources.records import RowBatcher, decode_text, json_fields, parse_json, selected, text_value
 from profiler.sources.tarstream import Sample, tar_samples
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
@@ -78,7 +78,7 @@ def sample_values(sample: Sample, columns: list[str], request: ReadRequest,
     overrides = request.mapping.overrides
     fields = json_fields(parse_json(data.get("json")), columns, request.mapping)
     values = dict(fields)
-    values[KEY] = fields.get(KEY) if isinstance(fields.get(KEY), (str, int)) else sample.key
+    values[KEY] = text_value(fields.get(KEY)) or sample.key  # the json key, else the tar's
     problem = None
     caption_ext = overrides.get(CAPTION, "txt")
     if CAPTION in columns and caption_ext in data:
