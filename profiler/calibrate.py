@@ -139,10 +139,11 @@ def format_thresholds(thresholds: Thresholds, header: str = "") -> str:
 
 
 def _toml_table(lines: list[str], name: str, table: dict[str, Any]) -> None:
-    if lines:
-        lines.append("")
-    lines.append(f"[{name}]")
     nested = {k: v for k, v in table.items() if isinstance(v, dict)}
+    if len(nested) < len(table) or not table:  # a table of tables only needs no header of its own
+        if lines:
+            lines.append("")
+        lines.append(f"[{name}]")
     for key, value in table.items():
         if key not in nested:
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
@@ -477,13 +478,14 @@ def run_calibrate(request: CalibrateRequest) -> CalibrationResult:
             "created": today.isoformat(timespec="seconds"), "run": str(run.root),
             "label_kind": kind, "objective": "f1" if target is None else f"precision>={target:g}",
             **({"target_precision": target} if target is not None else {}),
-            **_provenance(run.root, request.score, bank),
+            **_provenance(run.root, score_name, bank),
             **fit_table,
         },
     )
+    use = (f'thresholds_path = "{out.name}" in [taggers.nsfw]' if request.score.startswith("nsfw.")
+           else f'--thresholds {out.name}, or thresholds_path = "{out.name}" in [taggers.clip]')
     header = (f"Thresholds fitted by `bias-profiler calibrate` on {len(keys)} labelled samples of "
-              f"{run.root.name}.\nUse: --thresholds {out.name} (or thresholds_path in the tagger's "
-              "table).\nRe-run calibrate instead of editing the numbers by hand.")
+              f"{run.root.name}.\nUse: {use}.\nRe-run calibrate instead of editing the numbers by hand.")
     atomic_write_bytes(out, format_thresholds(thresholds, header).encode("utf-8"))
     return CalibrationResult(out, thresholds, fits, _summary(fits, kind, fit_table))
 

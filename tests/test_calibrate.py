@@ -261,6 +261,7 @@ def test_cli_nsfw_score(tmp_path):
     loaded = load_thresholds(out, expect_score="nsfw.score")
     assert loaded.score == "nsfw.score" and loaded.fit["model"] == "open_nsfw"
     assert "prompt_bank" not in loaded.fit
+    assert 'Use: thresholds_path = "nsfw.toml" in [taggers.nsfw].' in out.read_text()
     nsfw = np.concatenate([pq.read_table(run / "tags" / f"part-{j}.parquet")["nsfw.score"].to_numpy()
                            for j in (0, 1)])
     assert loaded.threshold == fit_threshold(nsfw, positive).threshold
@@ -305,6 +306,8 @@ def test_cli_per_class_thresholds(tmp_path):
     hits = np.any([probs[:, BANK.ids.index(c)] >= t for c, t in loaded.classes.items()], axis=0)
     assert loaded.fit["recall"] == pytest.approx(recall_score(sexual, hits), abs=1e-6)
     assert loaded.fit["label_kind"] == "classes"
+    assert loaded.score == loaded.fit["score_column"] == "clip.prob.<class>"
+    assert "[thresholds.fit.classes.explicit_nudity]" in out.read_text()
 
 
 def test_class_with_too_few_labels_is_left_out_with_a_warning(tmp_path, caplog):
