@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 import math
@@ -438,3 +439,65 @@ def test_every_written_number_is_finite(tmp_path):
 
     walk(load_thresholds(out).fit)
     json.dumps(load_thresholds(out).fit)  # stamped into stats.json as is
+
+
+def test_clip_run_calibrated_and_reprofiled_with_the_thresholds(tmp_path):
+    """The loop a curator runs: profile with the clip tagger (tiny random weights), label, fit
+    binary and per-class thresholds, profile again with --thresholds: the tagger applies them."""
+    pytest.importorskip("open_clip")
+    from PIL import Image
+
+    from profiler.models import testing
+
+    name = testing.register_model(tmp_path / "model", "tiny-calibrate")
+    checkpoint = testing.write_checkpoint(name, tmp_path / "model" / "tiny.pt", seed=5, logit_scale=30.0)
+    rng = np.random.default_rng(0)
+    images = []
+    for _ in range(40):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(buffer, format="JPEG")
+        images.append(buffer.getvalue())
+    data = tmp_path / "data" / "part-0.parquet"
+    data.parent.mkdir()
+    pq.write_table(pa.table({"key": [f"k{i}" for i in range(40)], "caption": ["a photo"] * 40,
+                             "jpg": pa.array(images, pa.binary())}), data)
+
+    def profile(out: Path, *extra: str) -> pa.Table:
+        assert main(["-q", "profile", str(data.parent), "--taggers", "identity,clip", "--model", name,
+                     "--pretrained", str(checkpoint), "--device", "cpu", "--out", str(out), *extra]) == 0
+        return pq.read_table(out / "tags" / "part-0.parquet").sort_by("key")
+
+    tags = profile(tmp_path / "run")
+    keys = tags.column("key").to_pylist()
+    score = tags.column("clip.sexual_score").to_numpy()
+    order = np.argsort(score)
+    binary = write_labels(tmp_path / "binary.csv",
+                          [(keys[i], "1" if rank >= 20 else "0") for rank, i in enumerate(order)])
+    out = tmp_path / "binary.toml"
+    assert main(["-q", "calibrate", str(tmp_path / "run"), "--labels", str(binary), "--out", str(out)]) == 0
+    loaded = load_thresholds(out, expect_score="clip")
+    assert score[order[19]] < loaded.threshold <= score[order[20]]
+    assert loaded.fit["model"].startswith(name)
+
+    again = profile(tmp_path / "again", "--thresholds", str(out))
+    assert again.column("clip.sexual").to_pylist() == (score >= np.float32(loaded.threshold)).tolist()
+    stats = json.loads((tmp_path / "again" / "stats.json").read_text())
+    assert stats["taxonomy_versions"]["clip.thresholds"] == loaded.version
+
+    # per-class: each sexual class labelled on the rows where its probability is highest
+    probs = {c: tags.column(f"clip.prob.{c}").to_numpy() for c in BANK.ids}
+    rows = []
+    for class_id in BANK.ids:
+        top = np.argsort(-probs[class_id])
+        picked = [i for i in top if keys[i] not in {k for k, _ in rows}][:8]
+        rows += [(keys[i], class_id) for i in picked]
+    classes = write_labels(tmp_path / "classes.csv", rows)
+    out = tmp_path / "classes.toml"
+    assert main(["-q", "calibrate", str(tmp_path / "run"), "--labels", str(classes), "--out", str(out)]) == 0
+    loaded = load_thresholds(out, expect_score="clip")
+    assert loaded.threshold is None and set(loaded.classes) == set(SEXUAL_CLASSES)
+    again = profile(tmp_path / "classes-run", "--thresholds", str(out))
+    expected = np.zeros(len(keys), bool)
+    for class_id, cut in loaded.classes.items():
+        expected |= probs[class_id] >= np.float32(cut)
+    assert again.column("clip.sexual").to_pylist() == expected.tolist()
