@@ -174,6 +174,7 @@ def test_versions_and_describe(tagger):
     assert described["threshold"] == DEFAULT_THRESHOLD == 0.8
     assert "open_nsfw README" in described["threshold_source"]
     assert described["provider"] == ["CPUExecutionProvider"] and described["batch_size"] == 32
+    assert tagger.num_gpus == 0
 
 
 @needs_package

@@ -108,6 +108,9 @@ class NsfwTagger(Tagger):
                 from None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # read by the Ray engine to place this tagger's shards on GPU nodes
+        gpu = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
+        self.num_gpus = 1 if gpu & set(self._active_providers()) else 0
 
     # -- the contract ----------------------------------------------------------------------------
 
