@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING if args.quiet else logging.INFO)
     console.setFormatter(logging.Formatter("%(message)s"))
-    logging.getLogger("profiler").addHandler(console)
+    logger = logging.getLogger("profiler")
+    logger.addHandler(console)
     try:
         return args.handler(args)
     except UserError as error:
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bias-profiler: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    finally:
+        logger.removeHandler(console)  # main() called again in one process logs once
 
 
 def _parser() -> argparse.ArgumentParser:
