@@ -297,6 +297,22 @@ def real_photos(folder: Path = REAL_PHOTOS) -> list[tuple[str, bytes]]:
     return [(path.name, path.read_bytes()) for path in sorted(folder.glob("*.jpg"))]
 
 
+# A chunk holding these bytes kills the decode worker process that gets it (pipeline recovery tests).
+CRASH_MARKER = b"\xde\xadkill this decode worker"
+
+
+def crashing_prepare_batch(images: list, spec):
+    """`prepare_batch`, except that a chunk holding CRASH_MARKER kills its worker process at once
+    (as a segfaulting decoder or the OOM killer would)."""
+    import os
+
+    from profiler.images.decode import prepare_batch
+
+    if any(item == CRASH_MARKER for item in images):
+        os._exit(3)
+    return prepare_batch(images, spec)
+
+
 def laion_like(n: int, seed: int = 0, sides: tuple[int, int] = (256, 640),
                source: Callable[[int, int, int], bytes] | None = None) -> list[bytes]:
     """`n` JPEGs with LAION-typical sides (uniform in `sides`, random aspect), quality 85-95."""

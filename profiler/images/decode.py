@@ -21,12 +21,13 @@ Nothing here imports torch; PIL and numpy only, so worker processes start quickl
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import struct
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -63,9 +64,19 @@ RESIZE_MODES = ("shortest", "longest", "squash")
 # up to 16:1); thinner strips are resampled in the crop box only (see resize_crop).
 MAX_INTERMEDIATE = 16
 
-# warnings.catch_warnings swaps process-global state: serialise it (it wraps only the header
-# parse of Image.open, microseconds) so threads decoding at once cannot corrupt the filters.
-_OPEN_LOCK = threading.Lock()
+# warnings.catch_warnings swaps process-global state: serialise it (it wraps only header and
+# EXIF parsing, microseconds) so threads decoding at once cannot corrupt the filters.
+_QUIET_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """PIL's warnings about broken files (EXIF, TIFF tags) are not printed: the file's fate is
+    its reason. A DecompressionBombWarning is raised, to become `image_too_large`."""
+    with _QUIET_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
 
 
 # -- decoding ---------------------------------------------------------------------------------------
@@ -124,8 +135,7 @@ def _decode(data: bytes, min_side: int | None, max_pixels: int) -> tuple[Image.I
 def _open(data: bytes, max_pixels: int) -> tuple[Image.ImageFile.ImageFile | None, str | None]:
     """Header only: identify the format and check the declared size before any pixel is decoded."""
     stream = io.BytesIO(data)
-    with _OPEN_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with _quiet():
         try:
             img = Image.open(stream, formats=_formats())
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -155,8 +165,7 @@ def _unidentified_reason(data: bytes) -> str:
     if head.startswith(_UNSUPPORTED_MAGIC) or (head.startswith(_XML) and b"<svg" in data[:4096].lower()):
         return IMAGE_UNSUPPORTED
     try:  # a format PIL knows but we refuse: header parse only, nothing decoded
-        with _OPEN_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             Image.open(io.BytesIO(data))
     except Exception:
         return IMAGE_CORRUPT
@@ -191,9 +200,10 @@ def _looks_truncated(data: bytes) -> bool:
 def _exif_transpose(img: Image.Image) -> Image.Image:
     """Apply the EXIF orientation; a broken EXIF block leaves the image as stored."""
     try:
-        orientation = img.getexif().get(0x0112, 1)
-        if orientation in (2, 3, 4, 5, 6, 7, 8):
-            return ImageOps.exif_transpose(img)
+        with _quiet():
+            orientation = img.getexif().get(0x0112, 1)
+            if orientation in (2, 3, 4, 5, 6, 7, 8):
+                return ImageOps.exif_transpose(img)
     except Exception:
         pass
     return img
@@ -379,7 +389,8 @@ def _center_crop_or_pad(img: Image.Image, target_h: int, target_w: int, fill: in
 
 
 def silence_pil_warnings() -> None:
-    """For decode worker processes (the pool's initializer): DecompressionBombWarning is a
-    reason there, not a line on stderr."""
+    """For decode worker processes (the pool's initializer): PIL's complaints about a broken
+    file are its reason there, not lines on stderr; truncated files stay errors."""
+    warnings.filterwarnings("ignore", module=r"PIL\.")
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
     ImageFile.LOAD_TRUNCATED_IMAGES = False

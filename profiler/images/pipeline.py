@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
@@ -64,6 +64,10 @@ class ImageEncoder:
     the calling thread (simple, for tests and debugging). `draft`: JPEG draft mode (decode at a
     reduced DCT scale, never below the input size; see profiler.images.decode).
     """
+
+    # What a decode worker runs on a chunk: a module-level function (pickled by reference);
+    # tests swap in one that kills its worker on a marker, to exercise the recovery.
+    prepare_chunk: Callable[[list[ImageBytes], PreprocessSpec], Pixels] = staticmethod(prepare_batch)
 
     def __init__(
         self,
@@ -180,12 +184,17 @@ class ImageEncoder:
     def _submit(self, chunk: list[ImageBytes]) -> Future:
         pool = self._ensure_pool()
         try:
-            return pool.submit(prepare_batch, chunk, self.spec)
+            return pool.submit(self.prepare_chunk, chunk, self.spec)
+        except BrokenProcessPool as error:  # a worker died meanwhile: _result recovers, in order
+            failed: Future = Future()
+            failed.set_exception(error)
+            return failed
         except (AssertionError, OSError, RuntimeError, ValueError) as error:
-            if isinstance(error, BrokenProcessPool) or self._pool_kind != "processes (spawn)":
+            if self._pool_kind != "processes (spawn)":
                 raise
             # the first submit starts the processes: this is where a daemonic parent fails
-            return self._fall_back(f"{type(error).__name__}: {error}").submit(prepare_batch, chunk, self.spec)
+            threads = self._fall_back(f"{type(error).__name__}: {error}")
+            return threads.submit(self.prepare_chunk, chunk, self.spec)
 
     def _ensure_pool(self) -> Executor:
         with self._pool_lock:
@@ -228,6 +237,10 @@ class ImageEncoder:
     def _restart(self, broken: Executor) -> None:
         with self._pool_lock:
             if self._pool is broken:
+                # A worker spawned by a submit racing with the pool's breakdown is missed by
+                # CPython's own clean-up (3.11), which then waits for it forever: kill them all.
+                for process in list((getattr(broken, "_processes", None) or {}).values()):
+                    process.kill()
                 if self._finalizer is not None:
                     self._finalizer()
                 self._pool = self._new_pool()
@@ -259,7 +272,7 @@ class ImageEncoder:
         for row, data in enumerate(chunk):
             pool = self._ensure_pool()
             try:
-                single, (reason,) = pool.submit(prepare_batch, [data], self.spec).result()
+                single, (reason,) = pool.submit(self.prepare_chunk, [data], self.spec).result()
             except BrokenProcessPool:
                 self._restart(pool)
                 single, reason = None, IMAGE_CORRUPT  # this image's decoder killed the worker
