@@ -12,7 +12,7 @@ import pytest
 
 from profiler.images import pipeline
 from profiler.images.decode import IMAGE_CORRUPT, PreprocessSpec, prepare_batch
-from profiler.images.pipeline import ImageEncoder, default_decode_workers
+from profiler.images.pipeline import ImageEncoder, default_decode_workers, default_model_batch
 from tests.conftest import shared_path
 from tests.image_corpus import CRASH_MARKER, all_cases, crashing_prepare_batch, laion_like
 
@@ -64,11 +64,12 @@ def test_reasons_and_nan_rows(tiny, corpus, in_thread):
 
 
 def test_worker_processes_agree_with_the_calling_thread_and_go_away(tiny, corpus, in_thread):
-    encoder = ImageEncoder(tiny, batch_size=7, decode_workers=2)
+    encoder = ImageEncoder(tiny, batch_size=7, decode_workers=2, model_batch=3)  # forward passes of 3
     embeddings, reasons = encoder.encode(corpus[0])
     info = encoder.describe()
     pids = encoder.worker_pids()
     assert info["decode_pool"] == "processes (spawn)" and info["decode_workers"] == 2
+    assert info["model_batch"] == 3
     assert pids and all(_alive(pid) for pid in pids) and os.getpid() not in pids
     assert reasons == in_thread[1]
     np.testing.assert_allclose(embeddings, in_thread[0], atol=1e-5)  # NaN rows compare equal
@@ -142,6 +143,8 @@ def test_describe_and_defaults(tiny):
     encoder = ImageEncoder(tiny, batch_size=16, decode_workers=0, draft=False)
     info = encoder.describe()
     assert info["batch_size"] == 16 and info["decode_pool"] == "calling thread" and info["draft"] is False
+    assert info["model_batch"] == 16  # the CPU default (32) is capped by the chunk
+    assert default_model_batch("cpu") == 32 and default_model_batch("cuda") >= 1024
     assert info["preprocess"]["size"] == (32, 32)
     assert default_decode_workers("cuda", 16) == 15 and default_decode_workers("cuda", 64) == 16
     assert default_decode_workers("cpu", 2) == 0 and default_decode_workers("cpu", 64) >= 1

@@ -42,6 +42,13 @@ ImageBytes = bytes | bytearray | memoryview | None
 Pixels = tuple[np.ndarray, list[str | None]]
 
 
+def default_model_batch(device_type: str) -> int:
+    """Images per forward pass. On a CPU, 32: ViT-B-32 activations of 32 images stay in cache
+    better than 64 (measured on 2 cores: about 10% more images/s; BENCHMARKS.md, "CLIP images").
+    On a GPU, as large as the chunk (batch_size)."""
+    return 32 if device_type == "cpu" else 1 << 30
+
+
 def default_decode_workers(device_type: str, cpus: int | None = None) -> int:
     """Decode processes for a model on `device_type`, from the machine's core count.
 
@@ -78,11 +85,13 @@ class ImageEncoder:
         draft: bool = True,
         spec: PreprocessSpec | None = None,
         max_in_flight: int | None = None,
+        model_batch: int | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.loaded = loaded
         self.batch_size = int(batch_size)
+        self.model_batch = min(self.batch_size, int(model_batch or default_model_batch(loaded.device.type)))
         self.spec = spec or PreprocessSpec.from_preprocess_cfg(
             loaded.model.visual.preprocess_cfg, draft=draft)
         workers = (default_decode_workers(loaded.device.type) if decode_workers is None
@@ -147,6 +156,7 @@ class ImageEncoder:
 
         return {
             "batch_size": self.batch_size,
+            "model_batch": self.model_batch,
             "decode_workers": self.decode_workers,
             "decode_pool": self._pool_kind,
             "fallback": self._fallback,
@@ -299,13 +309,16 @@ class ImageEncoder:
 
         device = self.loaded.device
         mean, std = self._normalization()
-        pixels = torch.from_numpy(array)
-        if device.type == "cuda":
-            pixels = pixels.pin_memory().to(device, non_blocking=True)
-        pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
-        with self.loaded.inference():
-            features = self.loaded.model.encode_image(pixels)
-            return F.normalize(features.float(), dim=-1).cpu().numpy()
+        out = []
+        for start in range(0, len(array), self.model_batch):
+            pixels = torch.from_numpy(array[start : start + self.model_batch])
+            if device.type == "cuda":
+                pixels = pixels.pin_memory().to(device, non_blocking=True)
+            pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
+            with self.loaded.inference():
+                features = self.loaded.model.encode_image(pixels)
+                out.append(F.normalize(features.float(), dim=-1).cpu().numpy())
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     def _normalization(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._norm is None:
