@@ -133,6 +133,38 @@ def test_falls_back_to_threads_where_no_child_process_can_be_made(tiny, corpus, 
     np.testing.assert_allclose(embeddings, in_thread[0], atol=1e-5)
 
 
+EXIT_SCRIPT = """
+import sys
+from profiler.images.pipeline import ImageEncoder
+from profiler.models.loading import load_model
+from profiler.models.testing import register_model, write_checkpoint
+from tests.image_corpus import laion_like
+
+if __name__ == "__main__":
+    name = register_model(sys.argv[1], "tiny-exit-clip")
+    loaded = load_model(name, str(write_checkpoint(name, sys.argv[1] + "/t.pt")), device="cpu")
+    encoder = ImageEncoder(loaded, batch_size=2, decode_workers=2)
+    encoder.encode(laion_like(6, sides=(40, 80)))
+    print(*encoder.worker_pids())
+    # no close(): interpreter exit must stop the workers
+"""
+
+
+def test_interpreter_exit_stops_the_workers_without_close(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "encode_and_exit.py"
+    script.write_text(EXIT_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(pipeline.__file__).rsplit("/profiler/", 1)[0]}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+    assert "Traceback" not in done.stderr
+
+
 def test_a_daemonic_pool_worker_knows_it_cannot_have_children():
     assert pipeline._no_child_processes() is None
     with multiprocessing.get_context("spawn").Pool(1) as pool:
