@@ -14,6 +14,8 @@ loop and >= 60% of the model's FLOP-bound rate, measured in one run on one machi
 
 Also: the decode cost alone (ms per image: naive preprocess, ours with and without draft
 mode) and, with --sweep, ImageEncoder throughput for decode workers x torch threads.
+Each timing records `others`, the share of the cores used by other processes meanwhile (with
+decode workers, our own worker processes count there: about 3-4% on 2 cores).
 
 Images: LAION-like JPEGs (sides 256-640 px, random aspect, quality 80-92, every third one
 progressive) made from the real photos in ../shared/data/real-photos (resized, with a little
@@ -126,10 +128,12 @@ def main() -> int:
                         help="seconds to wait for an idle machine before each measurement")
     parser.add_argument("--sweep", action="store_true", help="also: decode workers x torch threads")
     parser.add_argument("--sweep-images", type=int, default=256)
+    parser.add_argument("--sweep-repeats", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="64 images, 1 repeat, no waiting")
     args = parser.parse_args()
     if args.smoke:
-        args.images, args.repeats, args.tries, args.quiet_wait, args.sweep_images = 64, 1, 1, 0.0, 64
+        args.images, args.repeats, args.tries, args.quiet_wait = 64, 1, 1, 0.0
+        args.sweep_images, args.sweep_repeats = 64, 1
 
     import torch
     import torch.nn.functional as F
@@ -192,19 +196,27 @@ def main() -> int:
         subset = images[: args.sweep_images]
         threads_before = torch.get_num_threads()
         cpus = os.cpu_count() or 1
-        for threads in sorted({1, max(1, cpus // 2), cpus}):
-            torch.set_num_threads(threads)
-            for workers in (0, 1, 2):
-                with ImageEncoder(loaded, batch_size=args.batch_size, decode_workers=workers) as swept:
-                    swept.encode(subset[: args.batch_size])
-                    run = best_run(measure(lambda swept=swept: swept.encode(subset), args.quiet_wait,
-                                           args.tries))
-                sweep.append({"torch_threads": threads, "decode_workers": workers,
-                              "images_per_s": round(len(subset) / run["seconds"], 2),
-                              "others_during": run["others"]})
-                print(f"  sweep: torch threads {threads}, decode workers {workers}: "
-                      f"{sweep[-1]['images_per_s']} images/s (others {run['others']:.1%})", flush=True)
+        configs = [(t, w) for t in sorted({1, max(1, cpus // 2), cpus}) for w in (0, 1, 2)]
+        encoders = {w: ImageEncoder(loaded, batch_size=args.batch_size, decode_workers=w) for w in (0, 1, 2)}
+        for swept in encoders.values():
+            swept.encode(subset[: args.batch_size])  # start the workers
+        timings: dict[tuple[int, int], list[dict[str, Any]]] = {c: [] for c in configs}
+        for _ in range(args.sweep_repeats):  # interleaved: slow drifts of the machine hit every config
+            for threads, workers in configs:
+                torch.set_num_threads(threads)
+                timings[threads, workers] += measure(
+                    lambda swept=encoders[workers]: swept.encode(subset), args.quiet_wait, args.tries)
+        for swept in encoders.values():
+            swept.close()
         torch.set_num_threads(threads_before)
+        for (threads, workers), runs_of in timings.items():
+            run = best_run(runs_of)
+            sweep.append({"torch_threads": threads, "decode_workers": workers,
+                          "images_per_s": round(len(subset) / run["seconds"], 2),
+                          "all_images_per_s": [round(len(subset) / r["seconds"], 2) for r in runs_of],
+                          "others_during": [r["others"] for r in runs_of]})
+            print(f"  sweep: torch threads {threads}, decode workers {workers}: best "
+                  f"{sweep[-1]['images_per_s']} images/s (all {sweep[-1]['all_images_per_s']})", flush=True)
 
     # the model alone on random pixels: how much of (b) - (a) is the forward-pass size
     model_only = {}
