@@ -219,7 +219,8 @@ def main() -> int:
                   f"{sweep[-1]['images_per_s']} images/s (all {sweep[-1]['all_images_per_s']})", flush=True)
 
     # the model alone on random pixels: how much of (b) - (a) is the forward-pass size
-    model_only = {}
+    # (interleaved repeats, best of each: this VM's speed drifts by 10-20% within minutes)
+    forwards = {}
     for size in sorted({args.batch_size, description["model_batch"]}):
         x = torch.randn(size, 3, *spec.size, device=loaded.device)
         count = max(size, (min(n, 256) // size) * size)
@@ -231,8 +232,14 @@ def main() -> int:
             _sync(loaded.device)
 
         forward()
-        run = best_run(measure(forward, args.quiet_wait, args.tries))
-        model_only[f"batch_{size}"] = round(count / run["seconds"], 2)
+        forwards[size] = (forward, count, [])
+    for _ in range(args.repeats):
+        for forward, _, runs_of in forwards.values():
+            runs_of += measure(forward, args.quiet_wait, args.tries)
+    model_only = {f"batch_{size}": round(count / best_run(runs_of)["seconds"], 2)
+                  for size, (_, count, runs_of) in forwards.items()}
+    model_only_all = {f"batch_{size}": [round(count / r["seconds"], 2) for r in runs_of]
+                      for size, (_, count, runs_of) in forwards.items()}
 
     dtype = loaded.autocast_dtype or torch.float32
     rate = matmul_rate(loaded.device, dtype)
@@ -264,6 +271,7 @@ def main() -> int:
                                        "mean": round(float(cosine.mean()), 5)},
         "decode_ms_per_image_one_thread": {k: round(v, 3) for k, v in decode_ms.items()},
         "model_only_images_per_s": model_only,
+        "model_only_all_images_per_s": model_only_all,
         "sweep": sweep,
         "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model, "torch_threads": torch.get_num_threads(),
                     "python": platform.python_version(), "torch": torch.__version__,
