@@ -56,6 +56,7 @@ FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", 
 # Leading bytes of things that are images but not pixels we decode (after skipping whitespace).
 _UNSUPPORTED_MAGIC: tuple[bytes, ...] = (b"<svg", b"%pdf", b"%!ps", b"\xc5\xd0\xd3\xc6")  # lower case
 _XML = b"<?xml"
+_COMMON = ("JPEG", "MPO", "PNG", "WEBP")  # decoded outside the warnings lock (in parallel)
 
 _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR,
              "random": Image.Resampling.BICUBIC}  # open_clip: "random" is bicubic at eval
@@ -119,7 +120,9 @@ def _decode(data: bytes, min_side: int | None, max_pixels: int) -> tuple[Image.I
     if min_side and img.format in ("JPEG", "MPO"):
         img.draft("RGB", (int(min_side), int(min_side)))  # shorter side stays >= min_side
     try:
-        img.load()  # first frame of an animation
+        # first frame of an animation; the rare formats (TIFF tags...) also warn while loading
+        with contextlib.nullcontext() if img.format in _COMMON else _quiet():
+            img.load()
     except Exception as error:
         return None, _reason(error, data)
     img = _exif_transpose(img)
