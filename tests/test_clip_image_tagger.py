@@ -95,7 +95,7 @@ def first_run(tmp_path_factory, model):
 
 
 def test_images_are_scored_and_broken_ones_counted_by_reason(first_run, model):
-    source, out = first_run
+    _source, out = first_run
     stats = stats_of(out)
     n = len(IMAGES)
     assert stats["rows"]["read"] == stats["rows"]["tagged"] == n  # a broken image keeps its row
@@ -153,7 +153,8 @@ def test_a_new_prompt_bank_retags_from_the_cache_without_reading_images(
 
     monkeypatch.setattr(ImageEncoder, "encode", no_images)
     assert profile(source, cached, model, "--prompts", str(bank), "--overwrite") == 0
-    assert tags_of(cached).select(["key", *CLIP_COLUMNS]).equals(tags_of(fresh).select(["key", *CLIP_COLUMNS]))
+    columns = ["key", *CLIP_COLUMNS]
+    assert tags_of(cached).select(columns).equals(tags_of(fresh).select(columns))
     assert stats_of(cached)["rows"] == stats_of(fresh)["rows"]
     assert stats_of(cached)["taxonomy_versions"]["other_bank"] == "9"
     # another run folder can read this cache too

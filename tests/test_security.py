@@ -82,8 +82,12 @@ class LinkAudit(HTMLParser):
             self.loads.append((tag, attrs))
 
 
-HOSTILE_URLS = ["javascript:alert(1)", "http://evil.example/x.png", "data:text/html,<script>alert(1)</script>",
-                "https://example.com/\"><img src=x onerror=alert(1)>"]
+HOSTILE_URLS = [
+    "javascript:alert(1)",
+    "http://evil.example/x.png",
+    "data:text/html,<script>alert(1)</script>",
+    "https://example.com/\"><img src=x onerror=alert(1)>",
+]
 
 
 def test_report_loads_nothing_and_links_nowhere_unsafe(tmp_path):
