@@ -203,7 +203,7 @@ def _thresholds(threshold: float | None, classes: dict[str, float] | None,
     if path is not None:
         from profiler.calibrate import load_thresholds
 
-        loaded = load_thresholds(path)
+        loaded = load_thresholds(path, expect_score="clip")
         calibrated = {"threshold": loaded.threshold, "classes": dict(loaded.classes),
                       "version": loaded.version, "fit": loaded.fit}
     if threshold is not None:
