@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -147,6 +148,48 @@ def test_a_pipeline_runs_the_tagger_and_writes_its_tags(checkpoint, bank_path, t
     assert stats["taxonomy_versions"]["test_identity"] == "3"
     model = stats["settings"]["taggers"]["clip_text"]["model"]
     assert model["name"] == name and len(model["checkpoint_sha256"]) == 64 and not model["random_weights"]
+
+
+def test_a_new_bank_retags_from_the_caption_cache(checkpoint, bank_path, tmp_path, monkeypatch):
+    """Caption embeddings are cached; a re-run with another prompt bank encodes no caption and
+    gives the tags a fresh run with that bank gives."""
+    from profiler.cli import main
+    from profiler.models.text import TextEncoder
+    from profiler.sample import generate_sample
+
+    name, path = checkpoint
+    data = generate_sample(tmp_path / "data", shards=1, rows_per_shard=80, seed=4)
+
+    swapped = tmp_path / "swapped.toml"  # the two groups' prompts exchanged
+    swapped.write_text(BANK.replace("Korean actress", "KOREAN")
+                       .replace("Nigerian businessman", "Korean actress")
+                       .replace("KOREAN", "Nigerian businessman").replace('version = "3"', 'version = "4"'))
+
+    def run(out: str, bank: Path, *extra: str) -> pa.Table:
+        pipeline = tmp_path / f"{out}.toml"
+        pipeline.write_text(
+            f'[run]\nout = "{out}"\n[source]\npaths = ["{data}"]\n[taggers]\nenabled = ["clip_text"]\n'
+            f'[taggers.clip_text]\nmodel = "{name}"\npretrained = "{path}"\ndevice = "cpu"\n'
+            f'prompts_path = "{bank}"\n'
+        )
+        assert main(["-q", "run", str(pipeline), *extra]) == 0
+        return pq.read_table(next((tmp_path / out / "tags").glob("*.parquet"))).sort_by("key")
+
+    first = run("cached", bank_path)
+    cache = pq.read_table(next((tmp_path / "cached" / "embeddings" / "clip_text").glob("*.parquet")))
+    assert cache.num_rows == first.num_rows and "clip_text.caption_embedding" not in first.column_names
+
+    captions = set(pq.read_table(next(data.glob("*.parquet"))).column("TEXT").to_pylist())
+    encoded: list[str] = []
+    original = TextEncoder.encode
+    monkeypatch.setattr(TextEncoder, "encode",
+                        lambda self, texts: encoded.extend(texts) or original(self, texts))
+    retagged = run("cached", swapped, "--overwrite")
+    assert encoded and not captions & set(encoded)  # only the bank's prompts were encoded
+    monkeypatch.undo()
+    fresh = run("fresh", swapped, "--no-embedding-cache")
+    assert retagged.equals(fresh) and not retagged.equals(first)
+    assert not (tmp_path / "fresh" / "embeddings").exists()
 
 
 def test_importing_the_tagger_and_model_helpers_does_not_import_torch():

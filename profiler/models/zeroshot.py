@@ -166,6 +166,13 @@ def identity_groups(probs: np.ndarray, valid: np.ndarray, bank: PromptBank,
     return pa.ListArray.from_arrays(pa.array(offsets), values, mask=pa.array(~valid))
 
 
+def as_vectors(embeddings: np.ndarray) -> pa.Array:
+    """(rows, dim) as a fixed-size list column (the embedding cache stores float16: half the size,
+    and scoring the rounded values makes a re-tag from the cache identical to the first run)."""
+    values = pa.array(np.ascontiguousarray(embeddings).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(values, embeddings.shape[1])
+
+
 def as_matrix(column: pa.Array | pa.ChunkedArray | Sequence | np.ndarray) -> np.ndarray:
     """An embedding column (fixed-size list, list of floats, or an array) as a (rows, dim)
     float array; null rows become NaN rows (scored as invalid)."""

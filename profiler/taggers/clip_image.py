@@ -29,6 +29,7 @@ from profiler.models.zeroshot import (
     SEXUAL_SCORE,
     ZeroShotClassifier,
     as_matrix,
+    as_vectors,
     sexual_columns,
 )
 from profiler.schema import IMAGE, IMAGE_EMBEDDING
@@ -128,7 +129,7 @@ class ClipImageTagger(Tagger):
             # scored as stored in the cache, so re-tagging from the cache gives identical tags
             embeddings = embeddings.astype(np.float16)
             problems = pa.array(reasons, pa.string())
-            cached = {CACHED_EMBEDDING: _vectors(embeddings), CACHED_PROBLEM: problems}
+            cached = {CACHED_EMBEDDING: as_vectors(embeddings), CACHED_PROBLEM: problems}
         else:
             missing = IMAGE_EMBEDDING if self.input == "embeddings" else IMAGE
             embeddings = np.full((batch.num_rows, self.classifier.dim), np.nan, np.float32)
@@ -213,9 +214,3 @@ def _thresholds(threshold: float | None, classes: dict[str, float] | None,
             raise UserError("[taggers.clip] class_thresholds must be a table of class id = cut-off")
         calibrated["classes"] = dict(classes)
     return calibrated
-
-
-def _vectors(embeddings: np.ndarray) -> pa.Array:
-    """(rows, dim) as a fixed-size list column (float16 in the cache: half the size)."""
-    values = pa.array(np.ascontiguousarray(embeddings).reshape(-1))
-    return pa.FixedSizeListArray.from_arrays(values, embeddings.shape[1])

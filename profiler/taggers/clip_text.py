@@ -5,6 +5,9 @@ identity prompt bank (`profiler/resources/prompts/identity.toml`); `clip.identit
 the groups whose probability reaches the threshold. It reads the caption's words only, never a
 face, and says what the model associates with the text, not who is depicted.
 
+Caption embeddings go to the run's embedding cache (`clip_text.caption_embedding`, float16), so
+a new identity bank or threshold re-tags without running the text tower again.
+
 torch and open_clip load when the tagger is built, never when this module is imported, so the
 caption path stays light.
 """
@@ -19,9 +22,19 @@ import pyarrow as pa
 from profiler.errors import UserError
 from profiler.models.loading import DEFAULT_MODEL, DEFAULT_PRETRAINED, load_model_cached
 from profiler.models.prompts import load_prompt_bank
-from profiler.models.zeroshot import IDENTITY_GROUPS, ZeroShotClassifier, identity_groups
+from profiler.models.zeroshot import (
+    IDENTITY_GROUPS,
+    ZeroShotClassifier,
+    as_matrix,
+    as_vectors,
+    identity_groups,
+)
 from profiler.schema import CAPTION
 from profiler.taggers.base import Tagger
+
+CACHED_EMBEDDING = "clip_text.caption_embedding"
+# Changes when tokenization changes in a way that moves embeddings: part of the cache identity.
+TEXT_PREPROCESSING = "open_clip-tokenizer/1"
 
 
 class ClipTextTagger(Tagger):
@@ -29,6 +42,7 @@ class ClipTextTagger(Tagger):
 
     name = "clip_text"
     requires = (CAPTION,)
+    cached_columns = (CACHED_EMBEDDING,)
 
     def __init__(
         self,
@@ -64,16 +78,27 @@ class ClipTextTagger(Tagger):
         self.num_gpus = 1 if info.device.startswith("cuda") else 0
 
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
-        captions = batch.column(CAPTION)
-        texts = captions.to_pylist()
+        if CACHED_EMBEDDING in batch.schema.names:
+            embeddings = as_matrix(batch.column(CACHED_EMBEDDING))
+            cached = {}
+        else:
+            embeddings = self._encode(batch.column(CAPTION).to_pylist())
+            cached = {CACHED_EMBEDDING: as_vectors(embeddings)}
+        probs, valid = self.classifier.probabilities(embeddings)
+        return {IDENTITY_GROUPS: identity_groups(probs, valid, self.bank, self.threshold), **cached}
+
+    def _encode(self, texts: list[str | None]) -> np.ndarray:
+        """float16 caption embeddings (NaN rows for null captions), as the cache stores them."""
+        embeddings = np.full((len(texts), self.classifier.dim), np.nan, np.float16)
         present = np.array([t is not None for t in texts], bool)
-        n = len(texts)
-        probs = np.full((n, len(self.bank.classes)), np.nan, np.float32)
-        valid = np.zeros(n, bool)
         if present.any():
-            embedded = self.encoder.encode([t for t in texts if t is not None])
-            probs[present], valid[present] = self.classifier.probabilities(embedded)
-        return {IDENTITY_GROUPS: identity_groups(probs, valid, self.bank, self.threshold)}
+            embeddings[present] = self.encoder.encode([t for t in texts if t is not None])
+        return embeddings
+
+    def cache_identity(self) -> str:
+        """Cached caption embeddings are reusable by the same weights with the same tokenizer."""
+        info = self.loaded.info
+        return f"{info.version_string()} sha256={info.checkpoint_sha256} text={TEXT_PREPROCESSING}"
 
     def versions(self) -> dict[str, str]:
         return {self.bank.name: self.bank.version, "clip_text.model": self.loaded.info.version_string()}
