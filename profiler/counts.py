@@ -15,9 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from profiler.models.zeroshot import IDENTITY_GROUPS as CLIP_GROUPS
 from profiler.schema import GENDERS
 from profiler.taggers.base import Score, Signal
-from profiler.taggers.identity import GENDER, MENTIONS, PERSON_MENTION
+from profiler.taggers.identity import GENDER, GROUPS, MENTIONS, PERSON_MENTION
 from profiler.taggers.identity_lexicon import MENTION_GENDERS
 from profiler.term_counts import TermCounts
 
@@ -50,6 +51,9 @@ class Counts:
     # rows kept (caption signals count) that a model tagger could not score, by its problem
     # column then reason: {"clip.problem": {"image_corrupt": 3}}
     unscored: dict[str, Counter] = field(default_factory=dict)
+    # per identity group, rows where both the lexicon and CLIP's caption zero-shot gave groups,
+    # by (lexicon has it, CLIP has it) as 2 * lexicon + clip: [neither, clip only, lexicon only, both]
+    identity_agreement: dict[str, np.ndarray] = field(default_factory=dict)
     shards_completed: list[str] = field(default_factory=list)
     shards_failed: dict[str, str] = field(default_factory=dict)
 
@@ -91,6 +95,8 @@ class Counts:
             out.skipped.update(part.skipped)
             for column, reasons in part.unscored.items():
                 out.unscored.setdefault(column, Counter()).update(reasons)
+            for group, tally in part.identity_agreement.items():
+                out.identity_agreement[group] = out.identity_agreement.get(group, 0) + tally
             out.shards_completed += part.shards_completed
             out.shards_failed.update(part.shards_failed)
         return out
@@ -136,6 +142,7 @@ class Counts:
                 for p, i, j in zip(*np.nonzero(self.joint.any(axis=3)), strict=True)
             ],
             "terms": self.terms.to_dict(),
+            "identity_agreement": {g: t.tolist() for g, t in self.identity_agreement.items()},
         }
 
     @classmethod
@@ -158,6 +165,8 @@ class Counts:
             out.joint[out.populations.index(population), out.signals.index(a),
                       out.signals.index(b)] = values
         out.terms = TermCounts.from_dict(data.get("terms"))
+        out.identity_agreement = {g: np.array(t, np.int64)
+                                  for g, t in data.get("identity_agreement", {}).items()}
         return out
 
 
@@ -212,6 +221,9 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
             if len(problems):
                 tally = pc.value_counts(problems).to_pylist()
                 counts.unscored[column] = Counter({d["values"]: d["counts"] for d in tally})
+    if GROUPS in tags.column_names and CLIP_GROUPS in tags.column_names:
+        counts.identity_agreement = _identity_agreement(tags.column(GROUPS), tags.column(CLIP_GROUPS),
+                                                        plan.groups)
     parts = _memberships(tags, plan, n_populations=len(counts.populations))
     size = counts.rows_in.size
     flat = counts.rows_in.reshape(-1)
@@ -273,6 +285,28 @@ def _count_joint(counts: Counts, members, evaluated) -> None:
                 flat += np.bincount(population * 4 + c, weights=w, minlength=n_pop * 4)
             counts.joint[:, i, j, :] = np.rint(flat).astype(np.int64).reshape(n_pop, 4)
     return None
+
+
+def _identity_agreement(lexicon: pa.ChunkedArray, clip: pa.ChunkedArray,
+                        groups: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per group, the 2x2 tally of lexicon vs CLIP caption groups over rows where both are known."""
+    lexicon_has, lexicon_known = _group_matrix(lexicon, groups)
+    clip_has, clip_known = _group_matrix(clip, groups)
+    known = lexicon_known & clip_known
+    codes = 2 * lexicon_has[known].astype(np.int64) + clip_has[known]
+    return {g: np.bincount(codes[:, i], minlength=4) for i, g in enumerate(groups)}
+
+
+def _group_matrix(column: pa.ChunkedArray | pa.Array, groups: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A list<string> column as a (rows, groups) membership matrix, and which rows are non-null."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    matrix = np.zeros((len(column), len(groups)), bool)
+    codes = pc.index_in(pc.list_flatten(column), value_set=pa.array(list(groups), pa.string()))
+    owner = pc.list_parent_indices(column).to_numpy()
+    found = codes.is_valid().to_numpy(zero_copy_only=False)
+    matrix[owner[found], codes.filter(codes.is_valid()).to_numpy()] = True
+    return matrix, np.asarray(column.is_valid().to_numpy(zero_copy_only=False), bool)
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,11 @@ def test_a_pipeline_runs_the_tagger_and_writes_its_tags(checkpoint, bank_path, t
     assert stats["taxonomy_versions"]["test_identity"] == "3"
     model = stats["settings"]["taggers"]["clip_text"]["model"]
     assert model["name"] == name and len(model["checkpoint_sha256"]) == 64 and not model["random_weights"]
+    # lexicon against CLIP caption groups, per group, on every tagged row
+    agreement = {r["group"]: r for r in stats["identity_agreement"]}
+    assert {"east_asian", "black"} <= set(agreement)
+    assert all(r["n"] == stats["rows"]["tagged"] for r in agreement.values())
+    assert 'id="identity-agreement"' in (tmp_path / "run" / "index.html").read_text()
 
 
 def test_a_new_bank_retags_from_the_caption_cache(checkpoint, bank_path, tmp_path, monkeypatch):

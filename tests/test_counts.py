@@ -70,3 +70,29 @@ def test_sharded_run_equals_single_shard_run(demo_data, tmp_path):
         s3 = json.loads((out / "stats.json").read_text())
         assert s1["cells"] == s3["cells"], executor
         assert s1["rows"] == s3["rows"], executor
+
+
+def test_identity_agreement_tallies_lexicon_against_clip_groups_and_merges():
+    from profiler.counts import CountPlan, count_batch
+    from profiler.stats.agreement import identity_agreement
+
+    plan = CountPlan(groups=("east_asian", "black"), aggregates={}, signals=(), scores=())
+    lexicon = [["east_asian"], ["east_asian"], [], ["black"], [], None, ["east_asian", "black"]]
+    clip = [["east_asian"], [], ["east_asian"], ["black", "other"], [], ["black"], None]
+    tags = pa.table({"identity.groups": pa.array(lexicon, pa.list_(pa.string())),
+                     "clip.identity_groups": pa.array(clip, pa.list_(pa.string()))})
+    counts = count_batch(tags, plan)
+    # rows 5 and 6 have a null side: not counted. [neither, clip only, lexicon only, both]
+    assert {g: t.tolist() for g, t in counts.identity_agreement.items()} == {
+        "east_asian": [2, 1, 1, 1], "black": [4, 0, 0, 1]}
+    merged = Counts.from_dict(json.loads(json.dumps(counts.to_dict()))).merge(counts)
+    assert merged.identity_agreement["east_asian"].tolist() == [4, 2, 2, 2]
+    many = merged
+    for _ in range(3):
+        many = many.merge(many)  # 16 copies: enough rows for a table
+    (row,) = [r for r in identity_agreement(many) if r["group"] == "east_asian"]
+    assert (row["n"], row["both"], row["a_only"], row["b_only"]) == (80, 16, 16, 16)
+    # observed agreement 0.6, chance 0.4 * 0.4 + 0.6 * 0.6 = 0.52: kappa 0.08 / 0.48
+    assert row["agreement"] == 0.6 and abs(row["kappa"] - 1 / 6) < 1e-12
+    without_clip = count_batch(tags.drop_columns(["clip.identity_groups"]), plan)
+    assert without_clip.identity_agreement == {}

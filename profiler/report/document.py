@@ -6,7 +6,7 @@ from typing import Any
 
 from profiler.counts import ALL, ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, CountPlan, Counts
 from profiler.stats import Cell, headline_findings, to_records
-from profiler.stats.agreement import signal_agreement
+from profiler.stats.agreement import identity_agreement, signal_agreement
 from profiler.stats.bootstrap import shard_bootstrap
 from profiler.stats.compare import compare_documents
 from profiler.stats.drivers import term_drivers
@@ -97,6 +97,7 @@ def build_document(
             counts, settings.alpha, settings.confidence,
             signals=[s.name for s in plan.signals if not s.from_caption]),
         "agreement": signal_agreement(counts),
+        "identity_agreement": identity_agreement(counts),
         "comparison": None,
         "curation": curation,
     }

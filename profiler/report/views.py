@@ -22,6 +22,7 @@ def report_views(document: dict[str, Any]) -> dict[str, Any]:
             document["drivers"], key=lambda r: (r["population"], r["signal"]))],
         "agreement": [r for r in document["agreement"]
                       if document["populations"].get(r["population"], {}).get("kind") != "aggregate"],
+        "identity_agreement": document.get("identity_agreement", []),
     }
 
 

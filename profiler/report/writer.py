@@ -64,6 +64,7 @@ def write_tables(folder: Path, document: dict[str, Any]) -> None:
         "sweeps": document["sweeps"],
         "drivers": document["drivers"],
         "agreement": document["agreement"],
+        "identity_agreement": document.get("identity_agreement", []),
         "changes": comparison.get("changes", []),
         "curation": _curation_rows(document.get("curation")),
     }

@@ -1,10 +1,15 @@
-"""Agreement between sexualized-content signals: cross-tabs and Cohen's kappa per population.
+"""Agreement between signals: cross-tabs and Cohen's kappa.
 
-Caption terms, the dataset's own scores and (later) CLIP see different things; where they
-disagree, a group's skew may come from one signal's blind spot rather than from the data.
+Sexualized-content signals per population: caption terms, the dataset's own scores and CLIP see
+different things; where they disagree, a group's skew may come from one signal's blind spot.
+Identity per group: the caption lexicon against CLIP's zero-shot reading of the same caption;
+where they part, either the lexicon misses a wording or the model associates a group with words
+that do not name it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from profiler.counts import Counts
 
@@ -13,8 +18,6 @@ MIN_ROWS = 30
 
 def signal_agreement(counts: Counts, populations: list[str] | None = None) -> list[dict]:
     """One row per population and signal pair with both signals known on enough rows."""
-    from statsmodels.stats.inter_rater import cohens_kappa
-
     rows = []
     for pi, population in enumerate(counts.populations):
         if populations is not None and population not in populations:
@@ -22,17 +25,36 @@ def signal_agreement(counts: Counts, populations: list[str] | None = None) -> li
         for i, a in enumerate(counts.signals):
             for j in range(i + 1, len(counts.signals)):
                 neither, b_only, a_only, both = (int(v) for v in counts.joint[pi, i, j])
-                n = neither + b_only + a_only + both
-                if n < MIN_ROWS:
-                    continue
-                row = {"population": population, "signal_a": a, "signal_b": counts.signals[j],
-                       "n": n, "both": both, "a_only": a_only, "b_only": b_only,
-                       "neither": neither, "agreement": (both + neither) / n,
-                       "kappa": None, "kappa_low": None, "kappa_high": None}
-                if 0 < both + a_only < n and 0 < both + b_only < n:  # both signals vary
-                    result = cohens_kappa([[both, a_only], [b_only, neither]])
-                    row["kappa"] = float(result.kappa)
-                    row["kappa_low"], row["kappa_high"] = (float(result.kappa_low),
-                                                           float(result.kappa_upp))
-                rows.append(row)
+                table = cross_tab(both, a_only, b_only, neither)
+                if table is not None:
+                    rows.append({"population": population, "signal_a": a,
+                                 "signal_b": counts.signals[j], **table})
     return rows
+
+
+def identity_agreement(counts: Counts) -> list[dict]:
+    """One row per identity group: lexicon (a) against CLIP's caption zero-shot (b)."""
+    rows = []
+    for group, tally in counts.identity_agreement.items():
+        neither, clip_only, lexicon_only, both = (int(v) for v in tally)
+        table = cross_tab(both, lexicon_only, clip_only, neither)
+        if table is not None:
+            rows.append({"group": group, **table})
+    return rows
+
+
+def cross_tab(both: int, a_only: int, b_only: int, neither: int) -> dict[str, Any] | None:
+    """Counts, raw agreement and Cohen's kappa with its interval (None below MIN_ROWS rows;
+    kappa None when a signal does not vary)."""
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    n = neither + b_only + a_only + both
+    if n < MIN_ROWS:
+        return None
+    row = {"n": n, "both": both, "a_only": a_only, "b_only": b_only, "neither": neither,
+           "agreement": (both + neither) / n, "kappa": None, "kappa_low": None, "kappa_high": None}
+    if 0 < both + a_only < n and 0 < both + b_only < n:  # both signals vary
+        result = cohens_kappa([[both, a_only], [b_only, neither]])
+        row["kappa"] = float(result.kappa)
+        row["kappa_low"], row["kappa_high"] = float(result.kappa_low), float(result.kappa_upp)
+    return row
