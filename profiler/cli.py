@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     console.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("profiler")
     logger.addHandler(console)
+    # libraries that log through the root module functions (open_clip's `logging.warning`) would
+    # otherwise install a root stderr handler mid-run, printing every profiler line twice
+    root = logging.getLogger()
+    quiet_root = logging.NullHandler() if not root.handlers else None
+    if quiet_root is not None:
+        root.addHandler(quiet_root)
     try:
         return args.handler(args)
     except UserError as error:
@@ -31,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         logger.removeHandler(console)  # main() called again in one process logs once
+        if quiet_root is not None:
+            root.removeHandler(quiet_root)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -207,3 +207,23 @@ def test_model_and_source_mistakes_exit_2(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_library_warnings_do_not_double_the_log(tmp_path):
+    """open_clip warns through the root logger (random weights); that must not install a root
+    handler that prints every profiler line a second time."""
+    pytest.importorskip("open_clip")
+    data = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"TEXT": ["an Asian woman", "a cat"]}), data)
+    code = (
+        "import sys; from profiler.models import testing; from profiler.cli import main;"
+        f"name = testing.register_model({str(tmp_path)!r}, 'tiny-log');"
+        f"sys.exit(main(['profile', {str(data)!r}, '--taggers', 'identity,clip_text', '--model', name,"
+        f" '--pretrained', 'none', '--allow-random-weights', '--device', 'cpu',"
+        f" '--out', {str(tmp_path / 'out')!r}]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "shard" in line]
+    assert lines and len(lines) == len(set(lines)), result.stderr
+    assert "INFO:profiler" not in result.stderr
