@@ -94,5 +94,8 @@ def test_identity_agreement_tallies_lexicon_against_clip_groups_and_merges():
     assert (row["n"], row["both"], row["a_only"], row["b_only"]) == (80, 16, 16, 16)
     # observed agreement 0.6, chance 0.4 * 0.4 + 0.6 * 0.6 = 0.52: kappa 0.08 / 0.48
     assert row["agreement"] == 0.6 and abs(row["kappa"] - 1 / 6) < 1e-12
+    seen_by_none = Counts([], [])
+    seen_by_none.identity_agreement = {"white": np.array([100, 0, 0, 0]), "black": np.array([90, 5, 3, 2])}
+    assert [r["group"] for r in identity_agreement(seen_by_none)] == ["black"]  # no all-zero rows
     without_clip = count_batch(tags.drop_columns(["clip.identity_groups"]), plan)
     assert without_clip.identity_agreement == {}

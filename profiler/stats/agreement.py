@@ -33,10 +33,13 @@ def signal_agreement(counts: Counts, populations: list[str] | None = None) -> li
 
 
 def identity_agreement(counts: Counts) -> list[dict]:
-    """One row per identity group: lexicon (a) against CLIP's caption zero-shot (b)."""
+    """One row per identity group that either side found: lexicon (a) against CLIP's caption
+    zero-shot (b)."""
     rows = []
     for group, tally in counts.identity_agreement.items():
         neither, clip_only, lexicon_only, both = (int(v) for v in tally)
+        if not both + clip_only + lexicon_only:
+            continue  # neither side ever saw the group: a row of zeros says nothing
         table = cross_tab(both, lexicon_only, clip_only, neither)
         if table is not None:
             rows.append({"group": group, **table})
