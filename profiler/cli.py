@@ -258,12 +258,27 @@ def _execute(spec, args: argparse.Namespace) -> int:
         spec.baseline = args.baseline
     result = run_profile(spec, overwrite=args.overwrite)
     counts = result.counts
+    _refuse_if_no_shard_had_the_columns(counts, spec.columns, result.stats_json)
     print(f"rows read {counts.read:,} = tagged {counts.tagged:,} + skipped {sum(counts.skipped.values()):,}"
           f" in {result.seconds:.1f}s", file=sys.stderr)
     if counts.shards_failed:
         print(f"{len(counts.shards_failed)} shard(s) failed; see {result.stats_json}", file=sys.stderr)
     print(result.html)
     return 0
+
+
+def _refuse_if_no_shard_had_the_columns(counts, columns: dict[str, str], stats_json: Path) -> None:
+    """Every row skipped for a missing column: a wrong mapping or input, not data to report on."""
+    reasons = [r for r, n in counts.skipped.items() if n]
+    prefix = "missing_column:"
+    if counts.tagged or not reasons or not all(r.startswith(prefix) for r in reasons):
+        return
+    missing = sorted({r[len(prefix):] for r in reasons})
+    mapped = [f"{c}={columns[c]}" for c in missing if c in columns]
+    looked_for = f" (mapped as {', '.join(mapped)})" if mapped else ""
+    raise UserError(
+        f"no shard has the column(s) {', '.join(missing)}{looked_for}: name yours with "
+        f"--columns {missing[0]}=<your column> (the empty run's accounting is in {stats_json})")
 
 
 # flag -> tagger setting, and the taggers it applies to

@@ -14,6 +14,7 @@ from typing import Any
 
 from profiler.errors import UserError
 from profiler.models.loading import LOCAL_DIR
+from profiler.schema import KNOWN_ALIASES
 from profiler.stats import StatsSettings
 from profiler.taggers import DEFAULT_TAGGERS, REGISTRY
 from profiler.tomlcompat import tomllib
@@ -79,6 +80,10 @@ class RunSpec:
         if self.source_format not in SOURCE_FORMATS:
             raise UserError(f"source format must be one of {', '.join(SOURCE_FORMATS)}, "
                             f"got {self.source_format!r}")
+        unknown_columns = sorted(set(self.columns) - set(KNOWN_ALIASES))
+        if unknown_columns:
+            raise UserError(f"unknown column name(s) {unknown_columns} in the column mapping: map "
+                            f"one of {', '.join(KNOWN_ALIASES)} (CANONICAL=SOURCE, e.g. caption=alt_text)")
         if self.executor not in EXECUTORS:
             raise UserError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         if self.workers < 1 or self.batch_size < 1:

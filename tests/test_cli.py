@@ -202,8 +202,10 @@ def test_model_and_source_mistakes_exit_2(tmp_path):
         (["--taggers", "clip", "--model", "ViT-B-32", "--pretrained", "none"], "allow-random-weights"),
         (["--taggers", "clip", "--pretrained", str(tmp_path / "missing.pt")], "missing.pt"),
         (["--source-format", "zip"], "source format must be one of"),
+        (["--columns", "captoin=TEXT"], "unknown column name(s) ['captoin']"),
+        (["--columns", "caption=alt_text"], "no shard has the column(s) caption (mapped as caption=alt"),
     ]:
-        result = run_cli("profile", str(data), "--out", str(tmp_path / "out"), *args)
+        result = run_cli("-q", "profile", str(data), "--out", str(tmp_path / "out"), *args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -227,3 +229,15 @@ def test_library_warnings_do_not_double_the_log(tmp_path):
     lines = [line for line in result.stderr.splitlines() if "shard" in line]
     assert lines and len(lines) == len(set(lines)), result.stderr
     assert "INFO:profiler" not in result.stderr
+
+
+def test_an_output_folder_inside_the_input_is_not_read_as_input(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(pa.table({"TEXT": ["an Asian woman", "a cat", "a Korean man"]}), data / "a.parquet")
+    out = data / "report"  # its tags/*.parquet lie inside the folder profiled
+    for _ in range(2):  # the second run resumes the same single shard
+        assert profile(str(data), "--out", str(out)) == 0
+        stats = load_stats(out)
+        assert stats["rows"]["read"] == 3 and stats["shards"]["total"] == 1
+    assert list((out / "tags").glob("*.parquet"))

@@ -74,7 +74,7 @@ def _profile(
 ) -> RunResult:
     if spec.sample:
         _ensure_sample_data(spec)
-    shards = discover_shards(spec.sources, spec.source_format)
+    shards = discover_shards(spec.sources, spec.source_format, exclude=[str(spec.out)])
     settings_json = json.dumps(spec.tagger_settings, sort_keys=True)
     taggers = cached_taggers(tuple(spec.taggers), settings_json)  # fail fast on bad settings
     versions = {k: v for t in taggers for k, v in t.versions().items()}

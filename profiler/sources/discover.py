@@ -16,6 +16,7 @@ inputs, their common folder) without the extension, so they stay the same when f
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,8 +46,12 @@ class Found:
     extra: tuple[tuple[str, str], ...] = ()
 
 
-def discover_shards(sources: Iterable[str], format: str = "auto") -> list[Shard]:
-    """Expand files, folders (recursively), globs and ``hf:`` datasets into shards, in order."""
+def discover_shards(sources: Iterable[str], format: str = "auto", exclude: Iterable[str] = ()) -> list[Shard]:
+    """Expand files, folders (recursively), globs and ``hf:`` datasets into shards, in order.
+
+    `exclude`: local folders whose files are never shards (the run's own output folder, when it
+    lies inside an input folder: its tag files are parquet too)."""
+    excluded = tuple(os.path.abspath(e) for e in exclude)
     if format != "auto" and format not in FORMATS:
         raise UserError(f"unknown source format {format!r}: use auto or one of {', '.join(FORMATS)}")
     found: dict[str, Found] = {}
@@ -60,7 +65,7 @@ def discover_shards(sources: Iterable[str], format: str = "auto") -> list[Shard]
 
             order.extend(hf_shards(source))
             continue
-        base, files = _expand(source, format)
+        base, files = _expand(source, format, excluded)
         bases.append(base)
         for item in files:
             if item.url not in found:
@@ -81,7 +86,7 @@ def discover_shards(sources: Iterable[str], format: str = "auto") -> list[Shard]
     return shards
 
 
-def _expand(source: str, format: str) -> tuple[str, list[Found]]:
+def _expand(source: str, format: str, excluded: tuple[str, ...] = ()) -> tuple[str, list[Found]]:
     """(base folder, shards found) for one input."""
     try:
         fs, path = fsspec.core.url_to_fs(source)
@@ -89,11 +94,17 @@ def _expand(source: str, format: str) -> tuple[str, list[Found]]:
         raise UserError(f"cannot open {source}: {error}") from None
     remote = _is_remote(fs)
 
+    def kept(infos: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        if remote or not excluded:
+            return infos
+        return {p: i for p, i in infos.items()
+                if not any(p == e or p.startswith(e.rstrip("/") + "/") for e in excluded)}
+
     def url(p: str) -> str:
         return fs.unstrip_protocol(p) if remote else p
 
     if GLOB_CHARS & set(path):
-        infos = {p: i for p, i in fs.glob(path, detail=True).items() if i.get("type") != "directory"}
+        infos = kept({p: i for p, i in fs.glob(path, detail=True).items() if i.get("type") != "directory"})
         parts = path.split("/")
         fixed = next(i for i, part in enumerate(parts) if GLOB_CHARS & set(part))
         return "/".join(parts[:fixed]), _files(source, infos, format, url)
@@ -105,7 +116,7 @@ def _expand(source: str, format: str) -> tuple[str, list[Found]]:
                             "subfolders (img_emb/img_emb_N.npy beside metadata/metadata_N.parquet)")
         if format == "image_files":
             return path, _image_folders(fs, path, source, url)
-        infos = dict(fs.find(path, detail=True))
+        infos = kept(dict(fs.find(path, detail=True)))
         files = _files(source, infos, format, url, folder=True)
         if files or format != "auto":
             return path, files
