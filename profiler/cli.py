@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ from profiler import __version__
 from profiler.errors import UserError
 
 EXIT_USER_ERROR = 2
+# a full disk or quota is the user's to fix, and completed shards are kept for the resume
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bias-profiler: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except OSError as error:
+        if error.errno not in FULL_DISK:
+            raise
+        where = f" writing {error.filename}" if error.filename else ""
+        print(f"bias-profiler: error: {error.strerror or 'the disk is full'}{where}: free space or "
+              "choose another --out, then run the same command again to resume", file=sys.stderr)
+        return EXIT_USER_ERROR
     finally:
         logger.removeHandler(console)  # main() called again in one process logs once
         if quiet_root is not None:
@@ -173,7 +183,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                        help="read cached embeddings from DIR (e.g. OLD_RUN/embeddings): re-tag "
                             "without reading images (default: the run folder's own embeddings/)")
     group.add_argument("--no-embedding-cache", dest="cache_embeddings", action="store_false", default=None,
-                       help="do not store computed embeddings in OUT/embeddings")
+                       help="neither store embeddings in OUT/embeddings nor reuse them from there "
+                            "(--embedding-cache DIR is still read)")
 
 
 def _scale_options(parser: argparse.ArgumentParser) -> None:

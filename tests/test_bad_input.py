@@ -28,6 +28,9 @@ def test_drifted_and_broken_shards_are_accounted_for(tmp_path):
     pq.write_table(pa.table({"caption_text": ["a"], "extra": [1]}), data / "renamed.parquet")
     pq.write_table(pa.table({"TEXT": pa.array([], pa.string())}), data / "empty.parquet")
     pq.write_table(pa.table({"TEXT": ["Asian woman"], "punsafe": ["high"]}), data / "scores-as-text.parquet")
+    pq.write_table(pa.table({"TEXT": ["Asian woman", "a Korean man"], "key": pa.array([[1], [2]]),
+                             "punsafe": pa.array([{"p": 0.9}, {"p": 0.1}]), "url": pa.array([[1], [2]])}),
+                   data / "nested.parquet")
     whole = (data / "odd-captions.parquet").read_bytes()
     (data / "truncated.parquet").write_bytes(whole[: len(whole) // 2])
 
@@ -39,7 +42,7 @@ def test_drifted_and_broken_shards_are_accounted_for(tmp_path):
         "caption_null": 1, "caption_empty": 2, "caption_invalid_utf8": 1, "caption_not_text": 3,
         "missing_column:caption": 1,
     }
-    assert rows["tagged"] == 3 + 2 + 1  # odd captions, valid bytes, scores-as-text
+    assert rows["tagged"] == 3 + 2 + 1 + 2  # odd captions, valid bytes, scores-as-text, nested
     assert rows["read"] == rows["tagged"] + sum(rows["skipped"].values())
     assert list(stats["shards"]["failed"]) == ["truncated"]
     html = (out / "index.html").read_text()

@@ -241,3 +241,26 @@ def test_an_output_folder_inside_the_input_is_not_read_as_input(tmp_path):
         stats = load_stats(out)
         assert stats["rows"]["read"] == 3 and stats["shards"]["total"] == 1
     assert list((out / "tags").glob("*.parquet"))
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import profiler.report.writer as writer
+
+    data = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"TEXT": ["an Asian woman", "a cat"]}), data)
+    out = tmp_path / "out"
+    real = writer.atomic_write_json
+
+    def full(path, document):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(writer, "atomic_write_json", full)
+    assert profile(str(data), "--out", str(out)) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("bias-profiler: error: No space left on device writing") and "resume" in error
+    assert len(error.splitlines()) == 1
+    monkeypatch.setattr(writer, "atomic_write_json", real)
+    assert profile(str(data), "--out", str(out)) == 0  # the completed shard is reused
+    assert load_stats(out)["rows"]["read"] == 2

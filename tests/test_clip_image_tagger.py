@@ -177,6 +177,36 @@ def test_a_changed_shard_is_encoded_again(tmp_path, model):
     np.testing.assert_allclose(np.array(got, float), np.array([expected[i] for i in order], float), atol=1e-6)
 
 
+def _reversed(path: Path) -> None:
+    table = pq.read_table(path)
+    pq.write_table(table.take(pa.array(range(table.num_rows - 1, -1, -1))), path)
+
+
+def _zero_the_pages(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little")
+    data[4 : len(data) - 8 - footer] = bytes(len(data) - 12 - footer)  # footer intact, pages zeroed
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_reversed, _zero_the_pages], ids=["misaligned", "damaged"])
+def test_a_cache_that_cannot_be_used_is_dropped_and_encoded_again(tmp_path, model, damage):
+    source = write_shard(tmp_path / "data" / "part-0.parquet")
+    out = tmp_path / "out"
+    assert profile(source, out, model) == 0
+    (cache,) = (out / "embeddings" / "clip").rglob("*.parquet")
+    damage(cache)
+    bank = tmp_path / "bank.toml"  # a re-tag: the run that reads the cache
+    bank.write_text(OTHER_BANK)
+    assert profile(source, out, model, "--prompts", str(bank), "--overwrite") == 0
+    assert not stats_of(out)["shards"]["failed"]
+    fresh = tmp_path / "fresh"
+    assert profile(source, fresh, model, "--prompts", str(bank), "--no-embedding-cache") == 0
+    columns = ["key", *CLIP_COLUMNS]
+    assert tags_of(out).select(columns).equals(tags_of(fresh).select(columns))
+    assert pq.read_table(cache).column("key").to_pylist() == [f"k{i}" for i in range(len(IMAGES))]
+
+
 def embedding_column(rows: np.ndarray) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1), pa.float32()), rows.shape[1])
 

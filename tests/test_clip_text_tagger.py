@@ -191,6 +191,9 @@ def test_a_new_bank_retags_from_the_caption_cache(checkpoint, bank_path, tmp_pat
                         lambda self, texts: encoded.extend(texts) or original(self, texts))
     retagged = run("cached", swapped, "--overwrite")
     assert encoded and not captions & set(encoded)  # only the bank's prompts were encoded
+    encoded.clear()
+    assert run("cached", bank_path, "--overwrite", "--no-embedding-cache").equals(first)
+    assert captions & set(encoded)  # the cache was not read
     monkeypatch.undo()
     fresh = run("fresh", swapped, "--no-embedding-cache")
     assert retagged.equals(fresh) and not retagged.equals(first)

@@ -53,7 +53,10 @@ class CacheReader:
         chunks = [self._pending] if self._pending.num_rows else []
         have = self._pending.num_rows
         while have < n:
-            batch = next(self._batches, None)
+            try:
+                batch = next(self._batches, None)
+            except (OSError, ValueError, pa.ArrowException) as error:  # damaged pages: re-encode
+                raise CacheMismatch(f"{self.path} is unreadable: {error}") from None
             if batch is None:
                 raise CacheMismatch(f"{self.path} holds fewer rows than the shard")
             chunks.append(pa.Table.from_batches([batch]))
@@ -81,11 +84,11 @@ def open_cache(root: Path | None, tagger: Tagger, shard_id: str,
     try:
         meta = pq.read_schema(path).metadata or {}
         stored = json.loads(meta.get(META_KEY, b"{}"))
+        if stored != json.loads(json.dumps(cache_meta(tagger, signature))):
+            return None
+        return CacheReader(path, tagger.cached_columns)
     except (OSError, ValueError, pa.ArrowException):
         return None
-    if stored != json.loads(json.dumps(cache_meta(tagger, signature))):
-        return None
-    return CacheReader(path, tagger.cached_columns)
 
 
 class CacheWriter:

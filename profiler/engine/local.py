@@ -93,7 +93,9 @@ def _profile(
         return ShardJob(shard, str(folder.root), tuple(spec.taggers), settings_json,
                         tuple(sorted(spec.columns.items())), spec.batch_size, spec.write_tags,
                         spec.examples_per_group, selection, signature,
-                        cache_from=spec.embedding_cache or str(folder.root / CACHE_FOLDER),
+                        # --no-embedding-cache: neither store nor reuse the run's own cache
+                        cache_from=spec.embedding_cache or (
+                            str(folder.root / CACHE_FOLDER) if spec.cache_embeddings else None),
                         cache_write=spec.cache_embeddings)
 
     plan = plan_shards(folder, shards, spec, make_job)

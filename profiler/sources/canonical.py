@@ -7,6 +7,7 @@ null with a reason in ROW_PROBLEM (the engine counts those rows as skipped by re
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import numpy as np
@@ -15,12 +16,14 @@ import pyarrow.compute as pc
 
 from profiler.schema import CAPTION, IMAGE, IMAGE_EMBEDDING, KEY, ROW_PROBLEM, SHARD
 
+log = logging.getLogger("profiler.sources")
+
 
 def canonical_batch(columns: dict[str, pa.Array], shard_id: str, rows: np.ndarray,
                     problems: pa.Array | None = None, embedding_dim: int | None = None) -> pa.RecordBatch:
     """Build the batch; `rows` are the rows' numbers in the shard (for generated keys),
     `problems` the reader's own reasons (they win over the per-column ones)."""
-    columns = dict(columns)
+    columns = drop_nested(dict(columns), shard_id)
     n = len(rows)
     reasons = [problems] if problems is not None else []
     if KEY in columns:
@@ -41,6 +44,24 @@ def canonical_batch(columns: dict[str, pa.Array], shard_id: str, rows: np.ndarra
         columns[ROW_PROBLEM] = problem
     columns[SHARD] = shard_column(shard_id, n)
     return pa.RecordBatch.from_pydict(columns)
+
+
+# Columns with their own per-row handling of odd types (embeddings are lists; captions and images
+# of another type get a reason per row); any other column drifted to a list / struct / map is
+# dropped (as if the shard lacked it): its rows stay usable.
+NESTED_COLUMNS = (IMAGE_EMBEDDING, CAPTION, IMAGE)
+
+
+def drop_nested(columns: dict[str, pa.Array], shard_id: str) -> dict[str, pa.Array]:
+    """Scalar columns whose type drifted to a nested one (a key or score column rewritten as a
+    list or struct): dropped, so keys are generated and scores unobserved, never a failed shard."""
+    drifted = [name for name, column in columns.items()
+               if name not in NESTED_COLUMNS and pa.types.is_nested(column.type)]
+    for name in drifted:
+        log.warning("shard %s: column %s holds %s values, not scalars: read as missing",
+                    shard_id, name, columns[name].type)
+        del columns[name]
+    return columns
 
 
 def generated_keys(shard_id: str, rows: np.ndarray) -> pa.Array:
