@@ -5,12 +5,16 @@ loop and >= 60% of the model's FLOP-bound rate, measured in one run on one machi
 (DESIGN.md, "Performance method"). In the same run:
 
   * (a) naive: `Image.open(bytes).convert("RGB")`, open_clip's `preprocess`, `torch.stack`,
-    `model.encode_image` in batches of 64 (under the model's autocast), normalized;
-  * (b) ImageEncoder: decoding in workers (or between batches; the default for the machine),
-    JPEG draft mode, uint8 pixels, normalization as one tensor op, overlapped with the model;
+    `model.encode_image` in batches of 64, normalized, in fp32 (open_clip's default);
+  * (b) ImageEncoder at the product's precision for the device (`--precision`, default auto:
+    bf16 weights on CPUs with native bf16, bf16/fp16 autocast on GPUs): decoding in workers
+    (or between batches; the default for the machine), JPEG draft mode, uint8 pixels,
+    normalization as one tensor op, overlapped with the model;
+  * (b32) the same ImageEncoder in fp32, when (b) is not fp32: what the pipeline gains alone;
   * (c) the FLOP bound: ViT-B-32 GFLOPs per image (torch.utils.flop_counter on one batch, MHA
-    fast path off so attention projections are counted) over this machine's measured
-    matrix-multiply rate (torch.matmul of 2048^2 and 4096^2 matrices, the better one).
+    fast path off so attention projections are counted) over this machine's measured fp32
+    matrix-multiply rate (torch.matmul of 2048^2 and 4096^2 matrices, the better one); and
+    over the rate in (b)'s dtype when that is not fp32.
 
 Also: the decode cost alone (ms per image: naive preprocess, ours with and without draft
 mode) and, with --sweep, ImageEncoder throughput for decode workers x torch threads.
@@ -119,6 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=768)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
+    parser.add_argument("--precision", default="auto", help="(b)'s precision: auto, fp32, bf16, fp16")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--decode-workers", type=int, default=None, help="default: the product default")
     parser.add_argument("--repeats", type=int, default=2)
@@ -143,10 +148,16 @@ def main() -> int:
     from profiler.images.pipeline import ImageEncoder
     from profiler.models.loading import load_model
 
-    loaded = load_model("ViT-B-32", "none", allow_random_weights=True, device=args.device)
+    # same seed, same weights: (a) and (b32) in fp32, (b) at the product's precision
+    reference = load_model("ViT-B-32", "none", allow_random_weights=True, device=args.device,
+                           precision="fp32")
+    loaded = load_model("ViT-B-32", "none", allow_random_weights=True, device=args.device,
+                        precision=args.precision)
+    if loaded.info.precision == "fp32":
+        loaded = reference
     images, origin = make_images(args.images)
     n = len(images)
-    preprocess = loaded.image_transform()
+    preprocess = reference.image_transform()
 
     def naive() -> np.ndarray:
         """(a): PIL open, open_clip preprocess, encode_image in batches of 64."""
@@ -154,31 +165,36 @@ def main() -> int:
         for i in range(0, n, args.batch_size):
             batch = torch.stack([preprocess(Image.open(io.BytesIO(b)).convert("RGB"))
                                  for b in images[i : i + args.batch_size]])
-            with loaded.inference():
-                features = loaded.model.encode_image(batch.to(loaded.device))
+            with reference.inference():
+                features = reference.model.encode_image(batch.to(reference.device))
                 out.append(F.normalize(features.float(), dim=-1).cpu().numpy())
         return np.concatenate(out)
 
     started = time.perf_counter()
-    encoder = ImageEncoder(loaded, batch_size=args.batch_size, decode_workers=args.decode_workers)
-    encoder.encode(images[: args.batch_size])  # warm-up; starts the decode workers
-    startup_s = time.perf_counter() - started
+    models = {"encoder": loaded} if loaded is reference else {"encoder": loaded, "encoder_fp32": reference}
+    encoders = {name: ImageEncoder(model, batch_size=args.batch_size, decode_workers=args.decode_workers)
+                for name, model in models.items()}
+    for warming in encoders.values():
+        warming.encode(images[: args.batch_size])  # warm-up; starts the decode workers
+    startup_s = (time.perf_counter() - started) / len(encoders)
     naive_warm = [preprocess(Image.open(io.BytesIO(b)).convert("RGB")) for b in images[:8]]
-    with loaded.inference():
-        loaded.model.encode_image(torch.stack(naive_warm).to(loaded.device))
+    with reference.inference():
+        reference.model.encode_image(torch.stack(naive_warm).to(reference.device))
 
-    runs: dict[str, list[dict[str, Any]]] = {"naive": [], "encoder": []}
-    for repeat in range(args.repeats):
+    runs: dict[str, list[dict[str, Any]]] = {"naive": [], **{name: [] for name in encoders}}
+    for repeat in range(args.repeats):  # interleaved: slow drifts of the machine hit every path
         runs["naive"] += measure(naive, args.quiet_wait, args.tries)
-        runs["encoder"] += measure(lambda: encoder.encode(images), args.quiet_wait, args.tries)
+        for name, timed_encoder in encoders.items():
+            runs[name] += measure(lambda e=timed_encoder: e.encode(images), args.quiet_wait, args.tries)
         print(f"repeat {repeat + 1}: " + ", ".join(
             f"{k} {v[-1]['seconds']:.1f}s (others {v[-1]['others']:.1%})" for k, v in runs.items()),
             flush=True)
     best = {k: best_run(v) for k, v in runs.items()}
     naive_emb = best["naive"]["result"]
     ours_emb, reasons = best["encoder"]["result"]
-    description = encoder.describe()
-    encoder.close()
+    description = encoders["encoder"].describe()
+    for closing in encoders.values():
+        closing.close()
 
     # decode cost alone, one thread, ms per image
     spec = PreprocessSpec.from_preprocess_cfg(loaded.model.visual.preprocess_cfg)
@@ -197,16 +213,16 @@ def main() -> int:
         threads_before = torch.get_num_threads()
         cpus = os.cpu_count() or 1
         configs = [(t, w) for t in sorted({1, max(1, cpus // 2), cpus}) for w in (0, 1, 2)]
-        encoders = {w: ImageEncoder(loaded, batch_size=args.batch_size, decode_workers=w) for w in (0, 1, 2)}
-        for swept in encoders.values():
+        sweeping = {w: ImageEncoder(loaded, batch_size=args.batch_size, decode_workers=w) for w in (0, 1, 2)}
+        for swept in sweeping.values():
             swept.encode(subset[: args.batch_size])  # start the workers
         timings: dict[tuple[int, int], list[dict[str, Any]]] = {c: [] for c in configs}
         for _ in range(args.sweep_repeats):  # interleaved: slow drifts of the machine hit every config
             for threads, workers in configs:
                 torch.set_num_threads(threads)
                 timings[threads, workers] += measure(
-                    lambda swept=encoders[workers]: swept.encode(subset), args.quiet_wait, args.tries)
-        for swept in encoders.values():
+                    lambda swept=sweeping[workers]: swept.encode(subset), args.quiet_wait, args.tries)
+        for swept in sweeping.values():
             swept.close()
         torch.set_num_threads(threads_before)
         for (threads, workers), runs_of in timings.items():
@@ -221,32 +237,44 @@ def main() -> int:
     # the model alone on random pixels: how much of (b) - (a) is the forward-pass size
     # (interleaved repeats, best of each: this VM's speed drifts by 10-20% within minutes)
     forwards = {}
-    for size in sorted({args.batch_size, description["model_batch"]}):
-        x = torch.randn(size, 3, *spec.size, device=loaded.device)
-        count = max(size, (min(n, 256) // size) * size)
+    for prefix, model in (("", loaded), ("fp32_", reference))[: len(models)]:
+        for size in sorted({args.batch_size, description["model_batch"]}):
+            x = torch.randn(size, 3, *spec.size, device=model.device, dtype=model.input_dtype)
+            count = max(size, (min(n, 256) // size) * size)
 
-        def forward(x: Any = x, count: int = count) -> None:
-            for _ in range(count // len(x)):
-                with loaded.inference():
-                    loaded.model.encode_image(x)
-            _sync(loaded.device)
+            def forward(x: Any = x, count: int = count, model: Any = model) -> None:
+                for _ in range(count // len(x)):
+                    with model.inference():
+                        model.model.encode_image(x)
+                _sync(model.device)
 
-        forward()
-        forwards[size] = (forward, count, [])
+            forward()
+            forwards[f"{prefix}batch_{size}"] = (forward, count, [])
     for _ in range(args.repeats):
         for forward, _, runs_of in forwards.values():
             runs_of += measure(forward, args.quiet_wait, args.tries)
-    model_only = {f"batch_{size}": round(count / best_run(runs_of)["seconds"], 2)
-                  for size, (_, count, runs_of) in forwards.items()}
-    model_only_all = {f"batch_{size}": [round(count / r["seconds"], 2) for r in runs_of]
-                      for size, (_, count, runs_of) in forwards.items()}
+    model_only = {key: round(count / best_run(runs_of)["seconds"], 2)
+                  for key, (_, count, runs_of) in forwards.items()}
+    model_only_all = {key: [round(count / r["seconds"], 2) for r in runs_of]
+                      for key, (_, count, runs_of) in forwards.items()}
 
-    dtype = loaded.autocast_dtype or torch.float32
-    rate = matmul_rate(loaded.device, dtype)
-    gflop = model_gflops(loaded)
+    rate = matmul_rate(loaded.device, torch.float32)
+    gflop = model_gflops(reference)
     bound = rate / gflop
-    naive_rate, ours_rate = n / best["naive"]["seconds"], n / best["encoder"]["seconds"]
+    dtype = loaded.autocast_dtype or loaded.input_dtype
+    own_rate = rate if dtype == torch.float32 else matmul_rate(loaded.device, dtype)
+    own_bound = own_rate / gflop
+    rates = {k: n / best[k]["seconds"] for k in runs}
+    naive_rate, ours_rate = rates["naive"], rates["encoder"]
     cosine = (naive_emb * ours_emb).sum(axis=1)
+    paths = {k: {"best_s": round(best[k]["seconds"], 3), "images_per_s": round(rates[k], 2),
+                 "all_s": [round(r["seconds"], 3) for r in runs[k]],
+                 "others_during": [r["others"] for r in runs[k]]} for k in runs}
+    if "encoder_fp32" in best:
+        fp32_emb, _ = best["encoder_fp32"]["result"]
+        paths["encoder_fp32"]["cosine_vs_naive"] = {
+            "min": round(float((naive_emb * fp32_emb).sum(axis=1).min()), 5),
+            "mean": round(float((naive_emb * fp32_emb).sum(axis=1).mean()), 5)}
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     cpu_model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
                       if line.startswith("model name")), platform.processor())
@@ -255,18 +283,16 @@ def main() -> int:
         "images": n, "origin": origin,
         "mean_jpeg_bytes": round(float(np.mean([len(b) for b in images]))),
         "problems": sum(r is not None for r in reasons),
-        "naive": {"best_s": round(best["naive"]["seconds"], 3), "images_per_s": round(naive_rate, 2),
-                  "all_s": [round(r["seconds"], 3) for r in runs["naive"]],
-                  "others_during": [r["others"] for r in runs["naive"]]},
-        "encoder": {"best_s": round(best["encoder"]["seconds"], 3), "images_per_s": round(ours_rate, 2),
-                    "all_s": [round(r["seconds"], 3) for r in runs["encoder"]],
-                    "others_during": [r["others"] for r in runs["encoder"]],
-                    "startup_s": round(startup_s, 2), "describe": description},
-        "floor": {"matmul_gflops": round(rate, 1), "matmul_dtype": str(dtype).removeprefix("torch."),
-                  "gflop_per_image": round(gflop, 3), "flop_bound_images_per_s": round(bound, 2)},
-        "ratios": {"encoder_vs_naive": round(ours_rate / naive_rate, 3),
-                   "encoder_share_of_flop_bound": round(ours_rate / bound, 3),
-                   "naive_share_of_flop_bound": round(naive_rate / bound, 3)},
+        **paths,
+        "encoder_setup": {"precision": loaded.info.precision, "startup_s": round(startup_s, 2),
+                          "describe": description},
+        "floor": {"matmul_gflops": round(rate, 1), "matmul_dtype": "float32",
+                  "gflop_per_image": round(gflop, 3), "flop_bound_images_per_s": round(bound, 2),
+                  "own_dtype": str(dtype).removeprefix("torch."), "own_matmul_gflops": round(own_rate, 1),
+                  "own_flop_bound_images_per_s": round(own_bound, 2)},
+        "ratios": {**{f"{k}_vs_naive": round(v / naive_rate, 3) for k, v in rates.items() if k != "naive"},
+                   **{f"{k}_share_of_fp32_flop_bound": round(v / bound, 3) for k, v in rates.items()},
+                   "encoder_share_of_own_flop_bound": round(ours_rate / own_bound, 3)},
         "embeddings_cosine_vs_naive": {"min": round(float(cosine.min()), 5),
                                        "mean": round(float(cosine.mean()), 5)},
         "decode_ms_per_image_one_thread": {k: round(v, 3) for k, v in decode_ms.items()},
@@ -286,15 +312,22 @@ def main() -> int:
     print(f"\nViT-B-32 (random weights) on {loaded.device}, {n} JPEGs ({origin}, mean "
           f"{report['mean_jpeg_bytes']:,} bytes), batch {args.batch_size}, "
           f"torch threads {torch.get_num_threads()}")
-    print(f"  (a) naive PIL + preprocess loop : {naive_rate:8.2f} images/s "
-          f"({100 * r['naive_share_of_flop_bound']:.0f}% of the FLOP bound)")
-    print(f"  (b) ImageEncoder                : {ours_rate:8.2f} images/s "
-          f"({100 * r['encoder_share_of_flop_bound']:.0f}% of the FLOP bound) = {r['encoder_vs_naive']}x (a);"
-          " "
+    print(f"  (a) naive PIL + preprocess loop, fp32 : {naive_rate:8.2f} images/s "
+          f"({100 * r['naive_share_of_fp32_flop_bound']:.0f}% of the fp32 FLOP bound)")
+    print(f"  (b) ImageEncoder, {loaded.info.precision:<19} : {ours_rate:8.2f} images/s "
+          f"({100 * r['encoder_share_of_fp32_flop_bound']:.0f}% of the fp32 FLOP bound, "
+          f"{100 * r['encoder_share_of_own_flop_bound']:.0f}% of its own) = {r['encoder_vs_naive']}x (a); "
           f"decode {description['decode_pool']}, {description['decode_workers']} workers, "
           f"forward passes of {description['model_batch']}")
-    print(f"  (c) FLOP bound                  : {bound:8.2f} images/s ({gflop:.2f} GFLOP/image at "
-          f"{f['matmul_gflops']} GFLOP/s {f['matmul_dtype']} matmul)")
+    if "encoder_fp32" in rates:
+        print(f"  (b32) ImageEncoder, fp32             : {rates['encoder_fp32']:8.2f} images/s "
+              f"({100 * r['encoder_fp32_share_of_fp32_flop_bound']:.0f}% of the fp32 FLOP bound) "
+              f"= {r['encoder_fp32_vs_naive']}x (a)")
+    print(f"  (c) FLOP bound, fp32                 : {bound:8.2f} images/s ({gflop:.2f} GFLOP/image at "
+          f"{f['matmul_gflops']} GFLOP/s fp32 matmul)")
+    if own_rate != rate:
+        print(f"      FLOP bound, {f['own_dtype']:<20} : {own_bound:8.2f} images/s "
+              f"({f['own_matmul_gflops']} GFLOP/s matmul)")
     print("  model alone (random pixels): " + ", ".join(f"{k} {v} images/s" for k, v in model_only.items()))
     print("  decode ms/image, one thread: " + ", ".join(f"{k} {v:.2f}" for k, v in decode_ms.items()))
     print(f"  embeddings vs naive: cosine min {cosine.min():.4f}, mean {cosine.mean():.4f} (draft mode)")

@@ -37,7 +37,7 @@ def tiny(tmp_path_factory) -> tuple[str, Path]:
 
 def test_checkpoint_by_path_loads_the_written_weights(tiny):
     name, checkpoint = tiny
-    loaded = load_model(name, str(checkpoint), device="cpu")
+    loaded = load_model(name, str(checkpoint), device="cpu", precision="fp32")
     state = torch.load(checkpoint, weights_only=True)
     for key, value in loaded.model.state_dict().items():
         assert torch.equal(value, state[key]), key
@@ -195,17 +195,47 @@ def test_device_auto_picks_what_exists():
     assert resolve_device("CPU").type == "cpu"
 
 
-def test_bf16_autocast_is_recorded_and_close_to_fp32(tiny):
-    """The GPU default (bf16 autocast), exercised on the CPU: same weights, float32 outputs."""
+def test_bf16_on_a_cpu_casts_the_weights_and_stays_close_to_fp32(tiny):
+    """On a CPU, bf16 means bf16 weights (autocast there is slower than fp32): recorded as
+    such, float32 outputs, text and image embeddings within bf16 rounding of fp32."""
     from profiler.models.text import TextEncoder
 
     name, checkpoint = tiny
     full = load_model(name, str(checkpoint), device="cpu", precision="fp32")
     half = load_model(name, str(checkpoint), device="cpu", precision="bf16")
-    assert (half.info.precision, half.info.dtype) == ("bf16 autocast", "bfloat16")
+    assert (half.info.precision, half.info.dtype) == ("bf16 weights", "bfloat16")
+    assert half.autocast_dtype is None and half.input_dtype == torch.bfloat16
+    assert all(p.dtype == torch.bfloat16 for p in half.model.parameters())
     texts = ["a photo of a cat", "Korean actress at the premiere", ""]
     a, b = TextEncoder(full).encode(texts), TextEncoder(half).encode(texts)
     assert b.dtype == np.float32 and (np.sum(a * b, axis=1) > 0.99).all()
+    pixels = torch.rand(4, 3, 32, 32)
+    image_a, image_b = full.encode_images(pixels), half.encode_images(pixels)
+    assert image_b.dtype == np.float32 and (np.sum(image_a * image_b, axis=1) > 0.99).all()
+
+
+def test_fp16_on_a_cpu_is_refused_in_one_line(tiny):
+    name, checkpoint = tiny
+    with pytest.raises(UserError, match=r"fp16.*CPU.*bf16 or fp32") as error:
+        load_model(name, str(checkpoint), device="cpu", precision="fp16")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("flags", "native"), [
+    ("fpu sse avx2 avx512f avx512_bf16 avx512_vnni", True),
+    ("fpu sse avx2 amx_bf16 amx_tile", True),
+    ("fpu sse avx2 avx512f avx512bw", False),  # bf16 emulated: slower than fp32
+    (None, False),  # no /proc/cpuinfo (macOS, Windows): fp32
+])
+def test_auto_precision_on_a_cpu_follows_native_bf16(tmp_path, flags, native):
+    from profiler.models.loading import choose_precision, cpu_has_native_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    if flags is not None:
+        cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n")
+    assert cpu_has_native_bf16(str(cpuinfo)) is native
+    expected = "bf16 weights" if cpu_has_native_bf16() else "fp32"
+    assert choose_precision(torch.device("cpu"), "auto").name == expected
 
 
 def test_image_embeddings_are_normalized(tiny):

@@ -46,8 +46,8 @@ class ModelInfo:
     embed_dim: int
     context_length: int
     device: str
-    precision: str  # "fp32", or "bf16 autocast" / "fp16 autocast"
-    dtype: str  # the compute dtype: float32, bfloat16 or float16 (weights stay float32)
+    precision: str  # "fp32", "bf16 weights" (CPU), or "bf16 autocast" / "fp16 autocast" (GPU)
+    dtype: str  # the compute dtype: float32, bfloat16 or float16
     random_weights: bool  # True: every output of this model is meaningless except for speed
     logit_scale: float
     open_clip_version: str
@@ -64,19 +64,21 @@ class ModelInfo:
 
 
 class LoadedModel:
-    """An eval-mode open_clip model on its device, its tokenizer, its autocast and its info.
+    """An eval-mode open_clip model on its device, its tokenizer, its precision and its info.
 
     `lock` serialises inference: worker threads share one model and must not oversubscribe
-    the device (or the CPU's intra-op threads) by running it concurrently.
+    the device (or the CPU's intra-op threads) by running it concurrently. `input_dtype` is the
+    dtype of the weights, which pixels must be cast to (bfloat16 for bf16 on a CPU).
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, info: ModelInfo,
-                 device: torch.device, autocast_dtype: torch.dtype | None):
+                 device: torch.device, precision: Precision):
         self.model = model
         self.tokenizer = tokenizer
         self.info = info
         self.device = device
-        self.autocast_dtype = autocast_dtype
+        self.autocast_dtype = precision.autocast
+        self.input_dtype = precision.weights
         self.lock = threading.Lock()
 
     @contextlib.contextmanager
@@ -96,7 +98,7 @@ class LoadedModel:
         import torch.nn.functional as F
 
         with self.inference():
-            features = self.model.encode_image(pixels.to(self.device))
+            features = self.model.encode_image(pixels.to(self.device, self.input_dtype))
             return F.normalize(features.float(), dim=-1).cpu().numpy()
 
     def image_transform(self) -> Any:
@@ -123,8 +125,6 @@ def load_model(
     file, or "none" for random weights (only with `allow_random_weights`; seeded by `seed` so
     benchmarks and tests are reproducible).
     """
-    import torch
-
     _check_model_name(model)
     if precision not in PRECISIONS:
         raise UserError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
@@ -137,8 +137,8 @@ def load_model(
         )
     net = _build(model, source, cache_dir, seed)
     tokenizer = _tokenizer(model, cache_dir)
-    autocast_dtype, precision_name = _autocast(target, precision)
-    net = net.to(target).eval().requires_grad_(False)
+    chosen = choose_precision(target, precision)
+    net = net.to(target, chosen.weights).eval().requires_grad_(False)
     info = ModelInfo(
         name=model,
         pretrained=source.pretrained,
@@ -146,13 +146,13 @@ def load_model(
         embed_dim=_embed_dim(net, tokenizer, target),
         context_length=int(getattr(tokenizer, "context_length", 0) or _context_length(net)),
         device=str(target),
-        precision=precision_name,
-        dtype=str(autocast_dtype or torch.float32).removeprefix("torch."),
+        precision=chosen.name,
+        dtype=str(chosen.autocast or chosen.weights).removeprefix("torch."),
         random_weights=source.random,
         logit_scale=_logit_scale(net),
         open_clip_version=_open_clip_version(),
     )
-    return LoadedModel(net, tokenizer, info, target, autocast_dtype)
+    return LoadedModel(net, tokenizer, info, target, chosen)
 
 
 @functools.lru_cache(maxsize=2)
@@ -246,8 +246,23 @@ def _tokenizer(model: str, cache_dir: str | None) -> Any:
         ) from None
 
 
-def _autocast(device: torch.device, precision: str) -> tuple[torch.dtype | None, str]:
-    """Autocast dtype: bf16 (or fp16 without bf16 support) on GPUs by default, fp32 on CPU."""
+@dataclass(frozen=True)
+class Precision:
+    """How the model computes: the dtype its weights are stored in, and autocast (or None)."""
+
+    name: str
+    weights: torch.dtype
+    autocast: torch.dtype | None
+
+
+def choose_precision(device: torch.device, precision: str) -> Precision:
+    """`auto`: bf16 (fp16 without bf16) autocast on GPUs, bf16 weights on CPUs with native bf16
+    instructions, fp32 on other CPUs.
+
+    On a CPU, bf16 is run by casting the weights rather than by autocast: autocast re-casts
+    fp32 weights on every call and measured 0.5x fp32, bf16 weights 2.2x (BENCHMARKS.md).
+    fp16 on a CPU has no fast kernels (0.4 GFLOP/s matmul here) and is refused.
+    """
     import torch
 
     if precision == "auto":
@@ -256,9 +271,30 @@ def _autocast(device: torch.device, precision: str) -> tuple[torch.dtype | None,
         elif device.type == "mps":
             precision = "fp16"
         else:
-            precision = "fp32"
-    dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-    return dtype, precision if dtype is None else f"{precision} autocast"
+            precision = "bf16" if cpu_has_native_bf16() else "fp32"
+    if precision == "fp32":
+        return Precision("fp32", torch.float32, None)
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    if device.type != "cpu":
+        return Precision(f"{precision} autocast", torch.float32, dtype)
+    if precision == "fp16":
+        raise UserError("precision 'fp16' on a CPU has no fast kernels: use bf16 or fp32 (or auto)")
+    return Precision("bf16 weights", torch.bfloat16, None)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """The CPU multiplies bf16 in hardware (AVX512-BF16 or AMX): where bf16 is about twice as
+    fast as fp32. Elsewhere bf16 is emulated and slower, so `auto` keeps fp32."""
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[-1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
 
 
 def _embed_dim(model: torch.nn.Module, tokenizer: Any, device: torch.device) -> int:
