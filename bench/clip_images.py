@@ -18,8 +18,8 @@ loop and >= 60% of the model's FLOP-bound rate, measured in one run on one machi
 
 Also: the decode cost alone (ms per image: naive preprocess, ours with and without draft
 mode) and, with --sweep, ImageEncoder throughput for decode workers x torch threads.
-Each timing records `others`, the share of the cores used by other processes meanwhile (with
-decode workers, our own worker processes count there: about 3-4% on 2 cores).
+Each timing records `others`, the share of the cores used by other processes meanwhile (our
+own decode worker processes are ours, not others).
 
 Images: LAION-like JPEGs (sides 256-640 px, random aspect, quality 80-92, every third one
 progressive) made from the real photos in ../shared/data/real-photos (resized, with a little
@@ -239,7 +239,7 @@ def main() -> int:
     forwards = {}
     for prefix, model in (("", loaded), ("fp32_", reference))[: len(models)]:
         for size in sorted({args.batch_size, description["model_batch"]}):
-            x = torch.randn(size, 3, *spec.size, device=model.device, dtype=model.input_dtype)
+            x = torch.randn(size, 3, *spec.size, device=model.device, dtype=model.pixel_dtype)
             count = max(size, (min(n, 256) // size) * size)
 
             def forward(x: Any = x, count: int = count, model: Any = model) -> None:
@@ -261,7 +261,7 @@ def main() -> int:
     rate = matmul_rate(loaded.device, torch.float32)
     gflop = model_gflops(reference)
     bound = rate / gflop
-    dtype = loaded.autocast_dtype or loaded.input_dtype
+    dtype = loaded.autocast_dtype or loaded.pixel_dtype
     own_rate = rate if dtype == torch.float32 else matmul_rate(loaded.device, dtype)
     own_bound = own_rate / gflop
     rates = {k: n / best[k]["seconds"] for k in runs}

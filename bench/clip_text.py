@@ -7,11 +7,9 @@ machine against baselines timed in the same run (DESIGN.md, "Performance method"
   * the model: ViT-B-32 with random weights (`pretrained="none"`): the real architecture and
     FLOPs, through the real loading code; no hub needed;
   * baseline (naive): captions in input order, batches of 64, each tokenized to 77 tokens and
-    run through `model.encode_text` in fp32 (open_clip's default), then normalized;
+    run through `model.encode_text`, then normalized;
   * the product: `TextEncoder.encode` (tokenize once, sort by length, cut each batch's context,
-    last block at the pooled token) at the product's precision (`--precision`, default auto:
-    bf16 weights on CPUs with native bf16), and the same in fp32; all followed by identity
-    zero-shot scoring;
+    last block at the pooled token), both followed by identity zero-shot scoring;
   * the floor: FLOPs of the text tower per caption over this machine's measured fp32
     matrix-multiply rate, at 77 tokens (naive) and at each caption's own length (the cut);
   * precomputed embeddings: `sexual_columns` over 1M random 512-d rows, float32 and float16
@@ -48,17 +46,39 @@ sys.path.insert(0, str(ROOT / "bench"))
 from caption_profile import cpu_jiffies, wait_for_quiet  # noqa: E402 (bench scripts: no package)
 
 
+def own_cpu_seconds() -> float:
+    """CPU time of this process and its live child processes (decode workers), from /proc:
+    work done for the measurement, not contention."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            times[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime
+    ours, frontier = {os.getpid()}, {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - ours
+        ours |= frontier
+    return sum(times.get(pid, 0) for pid in ours) / tick
+
+
 def timed(fn: Callable[[], Any], quiet_wait: float) -> dict[str, Any]:
     """Run fn after waiting for quiet; `others` is the share of the cores that other processes
-    used meanwhile (busy jiffies minus this process's CPU time): contention spoils a timing."""
+    used meanwhile (busy jiffies minus the CPU time of this process and its children):
+    contention spoils a timing."""
     busy = wait_for_quiet(quiet_wait)
     total, idle = cpu_jiffies()
-    cpu = time.process_time()
+    cpu = own_cpu_seconds()
     start = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - start
     total2, idle2 = cpu_jiffies()
-    ours = time.process_time() - cpu
+    ours = own_cpu_seconds() - cpu
     tick = os.sysconf("SC_CLK_TCK")
     others = ((total2 - total) - (idle2 - idle)) / tick - ours
     share = max(0.0, others / (seconds * (os.cpu_count() or 1)))
@@ -84,12 +104,12 @@ def best_run(runs: list[dict], clean: float = CLEAN) -> dict:
     return min(clean_runs, key=lambda r: r["seconds"]) if clean_runs else min(runs, key=lambda r: r["others"])
 
 
-def matmul_gflops(quiet_wait: float, repeats: int = 10, dtype: Any = None) -> float:
-    """This machine's matrix-multiply rate (torch, all cores; fp32 unless `dtype`), on a quiet
-    machine: the FLOP-bound reference."""
+def matmul_gflops(quiet_wait: float, repeats: int = 10) -> float:
+    """This machine's fp32 matrix-multiply rate (torch, all cores), on a quiet machine: the
+    FLOP-bound reference."""
     import torch
 
-    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     a @ b
     wait_for_quiet(quiet_wait)
     best = min(_seconds(lambda: a @ b) for _ in range(repeats))
@@ -133,7 +153,6 @@ def main() -> int:
     parser.add_argument("--tries", type=int, default=2,
                         help="times a measurement is taken again when other processes disturbed it")
     parser.add_argument("--batch-size", type=int, default=256, help="fast path: max captions per batch")
-    parser.add_argument("--precision", default="auto", help="the fast path's precision: auto, fp32, bf16")
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="seconds to wait for an idle machine before each measurement")
     args = parser.parse_args()
@@ -151,14 +170,8 @@ def main() -> int:
     from profiler.models.text import TextEncoder, token_lengths
     from profiler.models.zeroshot import ZeroShotClassifier, identity_groups, sexual_columns
 
-    # same seed, same weights: the naive loop in fp32, the fast path at the product's precision
-    reference = load_model("ViT-B-32", "none", allow_random_weights=True, device="cpu", precision="fp32")
-    model = load_model("ViT-B-32", "none", allow_random_weights=True, device="cpu", precision=args.precision)
-    model = reference if model.info.precision == "fp32" else model
+    model = load_model("ViT-B-32", "none", allow_random_weights=True, device="cpu", precision="fp32")
     encoder = TextEncoder(model, batch_size=args.batch_size)
-    encoders = {"fast": encoder}
-    if model is not reference:
-        encoders["fast_fp32"] = TextEncoder(reference, batch_size=args.batch_size)
     identity_bank = load_prompt_bank("identity", kind="identity")
     sexual_bank = load_prompt_bank("sexual_content", kind="sexual_content")
     start = time.perf_counter()
@@ -172,8 +185,8 @@ def main() -> int:
         out = []
         with torch.inference_mode():
             for i in range(0, len(captions), 64):
-                tokens = reference.tokenizer(captions[i : i + 64])
-                out.append(F.normalize(reference.model.encode_text(tokens), dim=-1).numpy())
+                tokens = model.tokenizer(captions[i : i + 64])
+                out.append(F.normalize(model.model.encode_text(tokens), dim=-1).numpy())
         return np.concatenate(out)
 
     def zero_shot(embed: Callable[[], np.ndarray]) -> tuple[np.ndarray, list]:
@@ -182,19 +195,17 @@ def main() -> int:
         return embedded, identity_groups(probs, valid, identity_bank).to_pylist()
 
     with torch.inference_mode():  # warm-up: allocator, kernels
-        reference.model.encode_text(reference.tokenizer(captions[:64]))
-    for warming in encoders.values():
-        warming.encode(captions[:64])
+        model.model.encode_text(model.tokenizer(captions[:64]))
+    encoder.encode(captions[:64])
 
     # interleaved; a timing disturbed by other processes is repeated (up to --tries)
-    runs: dict[str, list[dict[str, Any]]] = {"naive": [], **{name: [] for name in encoders}}
+    runs: dict[str, list[dict[str, Any]]] = {"naive": [], "fast": []}
     for repeat in range(max(args.repeats, args.naive_repeats)):
         if repeat < args.naive_repeats:
             runs["naive"] += measure(lambda: zero_shot(naive), args.quiet_wait, args.tries)
         if repeat < args.repeats:
-            for name, timed_encoder in encoders.items():
-                runs[name] += measure(lambda e=timed_encoder: zero_shot(lambda: e.encode(captions)),
-                                      args.quiet_wait, args.tries)
+            runs["fast"] += measure(lambda: zero_shot(lambda: encoder.encode(captions)),
+                                    args.quiet_wait, args.tries)
         print(f"repeat {repeat + 1}: " + ", ".join(
             f"{k} {r['seconds']:.1f}s (others {r['others']:.1%})"
             for k, v in runs.items() for r in v[-1:]), flush=True)
@@ -203,7 +214,6 @@ def main() -> int:
 
     lengths = token_lengths(model.tokenizer(captions))
     gflops_rate = matmul_gflops(args.quiet_wait)
-    own_rate = gflops_rate if model is reference else matmul_gflops(args.quiet_wait, dtype=model.input_dtype)
     naive_gflop = text_gflops(np.full(len(captions), 77))
     cut_gflop = text_gflops(lengths, pruned=encoder.tower is not None and encoder.tower.prune_last)
     tokenize_seconds = min(_seconds(lambda: model.tokenizer(captions)) for _ in range(3))
@@ -224,12 +234,6 @@ def main() -> int:
 
     n = len(captions)
     naive_s, fast_s = best["naive"]["seconds"], best["fast"]["seconds"]
-    fp32 = {}
-    if "fast_fp32" in best:
-        fp32_s = best["fast_fp32"]["seconds"]
-        fp32 = {"fast_fp32_best_s": round(fp32_s, 3), "fast_fp32_captions_per_s": round(n / fp32_s, 1),
-                "speedup_fp32": round(naive_s / fp32_s, 2),
-                "fast_fp32_all_s": [round(r["seconds"], 3) for r in runs["fast_fp32"]]}
     report = {
         "model": model.info.to_dict(),
         "captions": n,
@@ -240,8 +244,6 @@ def main() -> int:
             "naive_best_s": round(naive_s, 3), "fast_best_s": round(fast_s, 3),
             "naive_captions_per_s": round(n / naive_s, 1), "fast_captions_per_s": round(n / fast_s, 1),
             "speedup": round(naive_s / fast_s, 2),
-            "fast_precision": model.info.precision,
-            **fp32,
             "naive_all_s": [round(r["seconds"], 3) for r in runs["naive"]],
             "fast_all_s": [round(r["seconds"], 3) for r in runs["fast"]],
             "busy_before": {k: [r["busy_before"] for r in v] for k, v in runs.items()},
@@ -258,8 +260,6 @@ def main() -> int:
             "cut_gflop_per_caption": round(cut_gflop / n, 3),
             "naive_flop_bound_captions_per_s": round(gflops_rate * n / naive_gflop, 1),
             "cut_flop_bound_captions_per_s": round(gflops_rate * n / cut_gflop, 1),
-            "own_dtype_matmul_gflops": round(own_rate, 1),
-            "cut_own_dtype_flop_bound_captions_per_s": round(own_rate * n / cut_gflop, 1),
         },
         "prompt_banks": {"prompts": prompts, "seconds": round(bank_seconds, 3)},
         "precomputed_embeddings": scoring,
@@ -275,17 +275,12 @@ def main() -> int:
     naive_share = 100 * c["naive_captions_per_s"] / f["naive_flop_bound_captions_per_s"]
     print(f"  naive 77-token loop : {c['naive_captions_per_s']:8.1f} captions/s  "
           f"({naive_share:.0f}% of its FLOP bound)")
-    fast_share = 100 * c["fast_captions_per_s"] / f["cut_own_dtype_flop_bound_captions_per_s"]
-    print(f"  fast path, {c['fast_precision']:<12}: {c['fast_captions_per_s']:8.1f} captions/s  "
+    fast_share = 100 * c["fast_captions_per_s"] / f["cut_flop_bound_captions_per_s"]
+    print(f"  fast path           : {c['fast_captions_per_s']:8.1f} captions/s  "
           f"({fast_share:.0f}% of its FLOP bound)  = {c['speedup']}x the naive loop")
-    if "fast_fp32_captions_per_s" in c:
-        fp32_share = 100 * c["fast_fp32_captions_per_s"] / f["cut_flop_bound_captions_per_s"]
-        print(f"  fast path, fp32     : {c['fast_fp32_captions_per_s']:8.1f} captions/s  "
-              f"({fp32_share:.0f}% of its FLOP bound)  = {c['speedup_fp32']}x the naive loop")
     print(f"  embeddings max |diff| {c['max_abs_embedding_diff']:.2e}; identity groups equal on "
           f"{100 * c['identity_groups_equal']:.1f}% of captions")
-    print(f"  fp32 matmul {f['matmul_gflops']} GFLOP/s ({f['own_dtype_matmul_gflops']} in the fast path's "
-          f"dtype); fp32 FLOP bound {f['naive_flop_bound_captions_per_s']} "
+    print(f"  matmul {f['matmul_gflops']} GFLOP/s; FLOP bound {f['naive_flop_bound_captions_per_s']} "
           f"captions/s at 77 tokens, {f['cut_flop_bound_captions_per_s']} at each caption's length")
     for name, s in scoring.items():
         print(f"  precomputed {name} embeddings: {s['rows_per_s']:,} rows/s "

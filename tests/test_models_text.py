@@ -77,20 +77,6 @@ def vit_b_32():
     return load_model("ViT-B-32", "none", allow_random_weights=True, precision="fp32")
 
 
-def test_cut_is_close_to_the_full_pass_in_bf16(vit_b_32):
-    """bf16 weights (the CPU default where bf16 is native) round differently for different
-    widths, so the cut is no longer exact: it stays within bf16's own distance from fp32."""
-    captions = SYNTHETIC + real_captions(200)
-    half = load_model("ViT-B-32", "none", allow_random_weights=True, device="cpu", precision="bf16")
-    reference = full_pass(vit_b_32, captions)
-    cut_cosine = np.sum(TextEncoder(half).encode(captions) * reference, axis=1)
-    with torch.inference_mode():
-        tokens = half.tokenizer(captions)
-        plain = F.normalize(half.model.encode_text(tokens).float(), dim=-1).numpy()
-    plain_cosine = np.sum(plain * reference, axis=1)
-    print(f"bf16 vs fp32 cosine: cut min {cut_cosine.min():.5f}, full pass min {plain_cosine.min():.5f}")
-    assert cut_cosine.min() > 0.999 and plain_cosine.min() > 0.999
-
 
 @pytest.mark.parametrize("kind", ["tiny", "custom_text", "custom_blocks", "eos_pool"])
 def test_cut_equals_full_pass_on_synthetic_captions(models, kind):

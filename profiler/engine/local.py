@@ -14,8 +14,10 @@ from concurrent.futures import (
     Future,
     ProcessPoolExecutor,
     ThreadPoolExecutor,
+    as_completed,
     wait,
 )
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,34 +153,90 @@ def execute_local(
     (BENCHMARKS.md measures both). Processes suit work that holds the GIL; they report
     progress per shard, threads per batch.
     """
-    on_batch = progress.batch if progress else None
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield process_shard(job, _ticking(progress) if progress else None)
         return
     width = min(workers, len(jobs))
     if executor == "processes":
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-        pool: Executor = ProcessPoolExecutor(max_workers=width, mp_context=context)
-        on_batch = None  # callbacks do not cross processes
-    else:
-        pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="shard")
-    queue = iter(jobs)
-    running: dict[Future, ShardJob] = {}
+        yield from _execute_processes(jobs, width, progress)
+        return
+    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="shard")
+    on_batch = progress.batch if progress else None
     try:
-        for job in itertools.islice(queue, 2 * width):
-            running[pool.submit(process_shard, job, on_batch)] = job
-        while running:
-            done, _ = wait(running, timeout=TICK_SECONDS, return_when=FIRST_COMPLETED)
-            if progress:
-                progress.tick()
-            for future in done:
-                job = running.pop(future)
-                yield _result(future, job)
-                for following in itertools.islice(queue, 1):
-                    running[pool.submit(process_shard, following, on_batch)] = following
+        yield from _drain(pool, iter(jobs), width, progress, on_batch, suspects=[])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _execute_processes(jobs: list[ShardJob], width: int, progress: Progress | None) -> Iterator[ShardResult]:
+    """Shards in worker processes. A worker that dies (killed, out of memory, a crash in native
+    code) breaks the whole pool, failing every shard queued in it: those are retried once, each
+    alone in a fresh process, so the shard that kills its worker fails alone and the others
+    complete; the rest of the queue continues in a fresh pool."""
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+    queue = iter(jobs)
+    while True:
+        suspects: list[ShardJob] = []
+        pool = ProcessPoolExecutor(max_workers=width, mp_context=context)
+        try:
+            yield from _drain(pool, queue, width, progress, None, suspects)  # callbacks stay in-process
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if not suspects:
+            return
+        log.warning("a shard worker process died; retrying its %d shard(s) one per process", len(suspects))
+        yield from _retry_alone(suspects, width, context, progress)
+
+
+def _drain(pool: Executor, queue: Iterator[ShardJob], width: int, progress: Progress | None,
+           on_batch: Callable | None, suspects: list[ShardJob]) -> Iterator[ShardResult]:
+    """Keep 2 x width jobs queued in `pool` until `queue` is empty; the jobs of a pool that broke
+    go to `suspects` (with the ones not yet submitted left in `queue`)."""
+    running: dict[Future, ShardJob] = {}
+
+    def submit(job: ShardJob) -> bool:
+        try:
+            running[pool.submit(process_shard, job, on_batch)] = job
+        except BrokenProcessPool:
+            suspects.append(job)  # never ran: retried like the others of the broken pool
+            return False
+        return True
+
+    for job in itertools.islice(queue, 2 * width):
+        if not submit(job):
+            break
+    while running:
+        done, _ = wait(running, timeout=TICK_SECONDS, return_when=FIRST_COMPLETED)
+        if progress:
+            progress.tick()
+        for future in done:
+            job = running.pop(future)
+            if isinstance(future.exception(), BrokenProcessPool):
+                suspects.append(job)
+                continue
+            yield _result(future, job)
+            if not suspects:
+                for following in itertools.islice(queue, 1):
+                    submit(following)
+
+
+def _retry_alone(suspects: list[ShardJob], width: int, context: multiprocessing.context.BaseContext,
+                 progress: Progress | None) -> Iterator[ShardResult]:
+    """Each job in a pool of its own (up to `width` at once): a second death is that job's."""
+    for start in range(0, len(suspects), width):
+        pools = {}
+        try:
+            for job in suspects[start : start + width]:
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+                pools[pool.submit(process_shard, job, None)] = (pool, job)
+            for future in as_completed(pools):
+                if progress:
+                    progress.tick()
+                yield _result(future, pools[future][1])
+        finally:
+            for pool, _ in pools.values():
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _ticking(progress: Progress):
@@ -190,7 +248,7 @@ def _ticking(progress: Progress):
 
 
 def _result(future: Future, job: ShardJob) -> ShardResult:
-    """The shard's result; a worker that died (killed, out of memory) fails only its shard."""
+    """The shard's result; a worker that died again (killed, out of memory) fails only its shard."""
     try:
         return future.result()
     except UserError:

@@ -316,7 +316,7 @@ class ImageEncoder:
             if device.type == "cuda":
                 pixels = pixels.pin_memory().to(device, non_blocking=True)
             pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
-            pixels = pixels.to(self.loaded.input_dtype)
+            pixels = pixels.to(self.loaded.pixel_dtype)
             with self.loaded.inference():
                 features = self.loaded.model.encode_image(pixels)
                 out.append(F.normalize(features.float(), dim=-1).cpu().numpy())

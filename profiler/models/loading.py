@@ -46,8 +46,8 @@ class ModelInfo:
     embed_dim: int
     context_length: int
     device: str
-    precision: str  # "fp32", "bf16 weights" (CPU), or "bf16 autocast" / "fp16 autocast" (GPU)
-    dtype: str  # the compute dtype: float32, bfloat16 or float16
+    precision: str  # "fp32", "bf16 image tower" (CPU), or "bf16 autocast" / "fp16 autocast" (GPU)
+    dtype: str  # the reduced compute dtype (bfloat16 or float16), or float32
     random_weights: bool  # True: every output of this model is meaningless except for speed
     logit_scale: float
     open_clip_version: str
@@ -67,8 +67,8 @@ class LoadedModel:
     """An eval-mode open_clip model on its device, its tokenizer, its precision and its info.
 
     `lock` serialises inference: worker threads share one model and must not oversubscribe
-    the device (or the CPU's intra-op threads) by running it concurrently. `input_dtype` is the
-    dtype of the weights, which pixels must be cast to (bfloat16 for bf16 on a CPU).
+    the device (or the CPU's intra-op threads) by running it concurrently. `pixel_dtype` is the
+    dtype of the image tower's weights, which pixels must be cast to (bfloat16 for bf16 on a CPU).
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, info: ModelInfo,
@@ -78,7 +78,7 @@ class LoadedModel:
         self.info = info
         self.device = device
         self.autocast_dtype = precision.autocast
-        self.input_dtype = precision.weights
+        self.pixel_dtype = precision.image_weights
         self.lock = threading.Lock()
 
     @contextlib.contextmanager
@@ -98,7 +98,7 @@ class LoadedModel:
         import torch.nn.functional as F
 
         with self.inference():
-            features = self.model.encode_image(pixels.to(self.device, self.input_dtype))
+            features = self.model.encode_image(pixels.to(self.device, self.pixel_dtype))
             return F.normalize(features.float(), dim=-1).cpu().numpy()
 
     def image_transform(self) -> Any:
@@ -125,6 +125,8 @@ def load_model(
     file, or "none" for random weights (only with `allow_random_weights`; seeded by `seed` so
     benchmarks and tests are reproducible).
     """
+    import torch
+
     _check_model_name(model)
     if precision not in PRECISIONS:
         raise UserError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
@@ -138,7 +140,10 @@ def load_model(
     net = _build(model, source, cache_dir, seed)
     tokenizer = _tokenizer(model, cache_dir)
     chosen = choose_precision(target, precision)
-    net = net.to(target, chosen.weights).eval().requires_grad_(False)
+    logit_scale = _logit_scale(net)  # read in fp32: bf16 would move CLIP's 100 to 98.9
+    net = net.to(target).eval().requires_grad_(False)
+    if chosen.image_weights != torch.float32:
+        net.visual.to(chosen.image_weights)
     info = ModelInfo(
         name=model,
         pretrained=source.pretrained,
@@ -147,9 +152,9 @@ def load_model(
         context_length=int(getattr(tokenizer, "context_length", 0) or _context_length(net)),
         device=str(target),
         precision=chosen.name,
-        dtype=str(chosen.autocast or chosen.weights).removeprefix("torch."),
+        dtype=str(chosen.autocast or chosen.image_weights).removeprefix("torch."),
         random_weights=source.random,
-        logit_scale=_logit_scale(net),
+        logit_scale=logit_scale,
         open_clip_version=_open_clip_version(),
     )
     return LoadedModel(net, tokenizer, info, target, chosen)
@@ -248,19 +253,20 @@ def _tokenizer(model: str, cache_dir: str | None) -> Any:
 
 @dataclass(frozen=True)
 class Precision:
-    """How the model computes: the dtype its weights are stored in, and autocast (or None)."""
+    """How the model computes: the dtype of the image tower's weights, and autocast (or None)."""
 
     name: str
-    weights: torch.dtype
+    image_weights: torch.dtype
     autocast: torch.dtype | None
 
 
 def choose_precision(device: torch.device, precision: str) -> Precision:
-    """`auto`: bf16 (fp16 without bf16) autocast on GPUs, bf16 weights on CPUs with native bf16
-    instructions, fp32 on other CPUs.
+    """`auto`: bf16 (fp16 without bf16) autocast on GPUs; on CPUs with native bf16 instructions
+    the image tower's weights in bf16; fp32 on other CPUs.
 
-    On a CPU, bf16 is run by casting the weights rather than by autocast: autocast re-casts
-    fp32 weights on every call and measured 0.5x fp32, bf16 weights 2.2x (BENCHMARKS.md).
+    On a CPU, bf16 is run by casting weights rather than by autocast (autocast re-casts fp32
+    weights on every call: 0.5x fp32 here), and only for the image tower, where it doubles the
+    rate; the caption fast path gained nothing from it, so text stays exact fp32 (BENCHMARKS.md).
     fp16 on a CPU has no fast kernels (0.4 GFLOP/s matmul here) and is refused.
     """
     import torch
@@ -279,7 +285,7 @@ def choose_precision(device: torch.device, precision: str) -> Precision:
         return Precision(f"{precision} autocast", torch.float32, dtype)
     if precision == "fp16":
         raise UserError("precision 'fp16' on a CPU has no fast kernels: use bf16 or fp32 (or auto)")
-    return Precision("bf16 weights", torch.bfloat16, None)
+    return Precision("bf16 image tower", torch.bfloat16, None)
 
 
 @functools.lru_cache(maxsize=1)
