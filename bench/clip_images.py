@@ -7,7 +7,7 @@ loop and >= 60% of the model's FLOP-bound rate, measured in one run on one machi
   * (a) naive: `Image.open(bytes).convert("RGB")`, open_clip's `preprocess`, `torch.stack`,
     `model.encode_image` in batches of 64, normalized, in fp32 (open_clip's default);
   * (b) ImageEncoder at the product's precision for the device (`--precision`, default auto:
-    bf16 weights on CPUs with native bf16, bf16/fp16 autocast on GPUs): decoding in workers
+    the image tower in bf16 on CPUs with native bf16, bf16/fp16 autocast on GPUs): decoding in workers
     (or between batches; the default for the machine), JPEG draft mode, uint8 pixels,
     normalization as one tensor op, overlapped with the model;
   * (b32) the same ImageEncoder in fp32, when (b) is not fp32: what the pipeline gains alone;

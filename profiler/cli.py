@@ -171,8 +171,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                             "file; 'none' = random weights, only with --allow-random-weights")
     group.add_argument("--device", metavar="DEV", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps")
     group.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"),
-                       help="model precision (default auto: bf16 autocast on GPUs, bf16 weights on CPUs with "
-                            "native bf16, else fp32)")
+                       help="model precision (default auto: bf16 autocast on GPUs; on CPUs with native bf16 "
+                            "the image tower in bf16, captions in fp32; else fp32)")
     group.add_argument("--model-batch-size", type=int, metavar="N",
                        help="images or captions per forward pass")
     group.add_argument("--allow-random-weights", action="store_true", default=None,
