@@ -44,7 +44,7 @@ Pixels = tuple[np.ndarray, list[str | None]]
 
 def default_model_batch(device_type: str) -> int:
     """Images per forward pass. On a CPU, 32: ViT-B-32 activations of 32 images stay in cache
-    better than 64 (measured on 2 cores: about 10% more images/s; BENCHMARKS.md, "CLIP images").
+    better than 64 (measured on 2 cores: 5-10% more images/s; BENCHMARKS.md, "CLIP images").
     On a GPU, as large as the chunk (batch_size)."""
     return 32 if device_type == "cpu" else 1 << 30
 

@@ -9,8 +9,8 @@ therefore gives the 77-token embeddings exactly (up to float summation order). O
 pooled token of the last block is kept, so that block runs attention and MLP for it alone.
 
 `text_tower` checks those facts on the model at hand and otherwise says why not, and the
-encoder falls back to the plain `encode_text` pass. BENCHMARKS.md: 6.5x the 77-token loop for
-ViT-B-32 on real captions, at 97% of the cut pass's FLOP bound.
+encoder falls back to the plain `encode_text` pass. BENCHMARKS.md: 5.6-7.5x the 77-token loop
+for ViT-B-32 on real captions (the FLOP ratio is 5.55x).
 """
 
 from __future__ import annotations
