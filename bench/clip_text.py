@@ -49,22 +49,11 @@ from caption_profile import cpu_jiffies, wait_for_quiet  # noqa: E402 (bench scr
 def own_cpu_seconds() -> float:
     """CPU time of this process and its live child processes (decode workers), from /proc:
     work done for the measurement, not contention."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    times: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry)] = int(fields[1])
-            times[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime
-    ours, frontier = {os.getpid()}, {os.getpid()}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - ours
-        ours |= frontier
-    return sum(times.get(pid, 0) for pid in ours) / tick
+    from tests.procfs import descendants, process_table
+
+    table = process_table()
+    ours = descendants(os.getpid(), table) | {os.getpid()}
+    return sum(table[pid][1] for pid in ours if pid in table) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(fn: Callable[[], Any], quiet_wait: float) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine_data import comparable, load_stats, tag_tables, write_shards
+from tests.procfs import descendants
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
 
@@ -57,23 +58,6 @@ def clean_run(dataset, config, tmp_path_factory) -> Path:
     return out
 
 
-def _children(root: int) -> set[int]:
-    """Every descendant process of `root`, from /proc/<pid>/stat."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def _holds_open(pid: int, path: Path) -> bool:
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -95,7 +79,7 @@ def run_with_killer(args: list[str], target: Path, max_kills: int | None,
         nonlocal kills
         killed: set[int] = set()
         while not stop.is_set() and (max_kills is None or kills < max_kills):
-            for pid in _children(process.pid) - killed:
+            for pid in descendants(process.pid) - killed:
                 if _holds_open(pid, target):
                     os.kill(pid, signal.SIGKILL)
                     killed.add(pid)

@@ -225,6 +225,18 @@ def test_fp16_on_a_cpu_is_refused_in_one_line(tiny):
     assert "\n" not in str(error.value)
 
 
+def test_reduced_precision_on_a_gpu_is_autocast_over_fp32_weights():
+    """Chosen without a GPU: the decision only reads the device type."""
+    from profiler.models.loading import choose_precision
+
+    for device in ("cuda", "mps"):
+        for asked, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+            chosen = choose_precision(torch.device(device), asked)
+            assert (chosen.name, chosen.image_weights, chosen.autocast) == (
+                f"{asked} autocast", torch.float32, dtype)
+    assert choose_precision(torch.device("mps"), "auto").autocast == torch.float16
+
+
 @pytest.mark.parametrize(("flags", "native"), [
     ("fpu sse avx2 avx512f avx512_bf16 avx512_vnni", True),
     ("fpu sse avx2 amx_bf16 amx_tile", True),
