@@ -35,6 +35,7 @@ from profiler.engine.shard import (
     save_outcome,
 )
 from profiler.errors import UserError
+from profiler.extras import install_command
 
 log = logging.getLogger("profiler")
 TICK_SECONDS = 0.25
@@ -127,7 +128,5 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise UserError(
-            "--engine ray needs Ray: pip install 'dataset-bias-profiler[ray]' (or \"ray[data]\")"
-        ) from None
+        raise UserError(f"--engine ray needs Ray: {install_command('ray')}") from None
     return ray

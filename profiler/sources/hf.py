@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profiler.errors import UserError
+from profiler.extras import require_extra
 from profiler.schema import IMAGE, IMAGE_EMBEDDING
 from profiler.sources.base import MAX_MEMBER_BYTES, MissingColumnsError, ReadRequest, Shard, ShardDataError
 from profiler.sources.canonical import canonical_batch, embedding_dim
@@ -64,6 +65,7 @@ def _local_roots(path: str, options: dict[str, str]) -> list[str]:
 
 def _load(source: str) -> tuple[Any, Any]:
     """(streaming dataset of the split, builder config); one-line UserErrors."""
+    require_extra("hf", f"{source}: an hf: source")
     import datasets
 
     path, options = parse_source(source)

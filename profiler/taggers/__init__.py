@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from profiler.errors import UserError
+from profiler.extras import require_tagger_extras
 from profiler.taggers.base import Score, Signal, Tagger
 from profiler.taggers.clip_image import ClipImageTagger
 from profiler.taggers.clip_text import ClipTextTagger
@@ -27,6 +28,8 @@ DEFAULT_TAGGERS = ("identity", "sexual_terms", "dataset")
 
 def build_taggers(names: Iterable[str], settings: Mapping[str, Mapping[str, Any]]) -> list[Tagger]:
     """Instantiate taggers by name with their config tables; unknown names are user errors."""
+    names = list(names)
+    require_tagger_extras([n for n in names if n in REGISTRY])  # the install hint before any model loads
     taggers = []
     for name in names:
         if name not in REGISTRY:
