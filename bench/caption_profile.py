@@ -1,7 +1,7 @@
 """Benchmark of the caption path: read + tag + count of LAION-style caption shards.
 
 Why this exists: the caption path (identity person mentions x sexualized terms) has to keep
-up with reading the data. DESIGN.md ("Performance method") asks for figures measured as ratios
+up with reading the data. Figures are measured as ratios (BENCHMARKS.md, "Method")
 against baselines timed in the same run on the same machine, with the floor known. Here:
 
   * baseline A (the floor): pyarrow reading only the caption column from every shard;

@@ -2,7 +2,7 @@
 
 Why this exists: the image taggers spend their time here, and the target is >= 1.5x a naive
 loop and >= 60% of the model's FLOP-bound rate, measured in one run on one machine
-(DESIGN.md, "Performance method"). In the same run:
+(BENCHMARKS.md, "Method"). In the same run:
 
   * (a) naive: `Image.open(bytes).convert("RGB")`, open_clip's `preprocess`, `torch.stack`,
     `model.encode_image` in batches of 64, normalized, in fp32 (open_clip's default);

@@ -2,7 +2,7 @@
 
 Why this exists: issue 3 asks for caption zero-shot at >= 5x a naive 77-token `encode_text`
 loop, and zero-shot over precomputed 512-d image embeddings at >= 1M rows/s, measured on this
-machine against baselines timed in the same run (DESIGN.md, "Performance method").
+machine against baselines timed in the same run (BENCHMARKS.md, "Method").
 
   * the model: ViT-B-32 with random weights (`pretrained="none"`): the real architecture and
     FLOPs, through the real loading code; no hub needed;

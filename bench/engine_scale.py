@@ -1,7 +1,7 @@
 """Benchmark of the engine at scale: 1M vs 10M rows, 1 vs 2 workers, Ray vs local, resume.
 
 Why this exists: issue 5 asks whether the engine keeps up at LAION scale. On this machine,
-in one run, against baselines timed in the same run (DESIGN.md, "Performance method"):
+in one run, against baselines timed in the same run (BENCHMARKS.md, "Method"):
 
   * pyarrow reading the caption column (the floor) at 1M and 10M rows;
   * the default engine (threads, 2 workers, writing tags) at 1M and 10M rows: rows/s,

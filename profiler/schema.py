@@ -1,4 +1,4 @@
-"""Canonical column names shared by readers, taggers and counts (DESIGN.md, "Canonical batch schema")."""
+"""Canonical column names shared by readers, taggers and counts."""
 
 from __future__ import annotations
 
