@@ -1,0 +1,67 @@
+"""Language coverage for stats.json: rows the lexicons cannot read, by language.
+
+From a language column the numbers are exact counts; from the detection sample of sources
+without one, the share of rows in other languages is an estimate with a Wilson interval
+(the sample is a key-hash Bernoulli sample, so it is a simple random sample of the rows).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from profiler.language_counts import LanguageTally
+from profiler.stats.rates import wilson
+from profiler.taggers.language import UNDETERMINED
+
+
+def language_coverage(tally: LanguageTally, languages: Sequence[str],
+                      confidence: float = 0.95) -> dict[str, Any]:
+    """`column`: exact rows by source-given language (null without a column); `estimate`: the
+    sampled share of rows in languages outside `languages` (null without a sample)."""
+    return {
+        "lexicon_languages": list(languages),
+        "column": _column(tally, set(languages)) if tally.rows else None,
+        "estimate": _estimate(tally.sampled, set(languages), confidence) if tally.sampled else None,
+    }
+
+
+def _covered(code: str, languages: set[str]) -> bool | None:
+    """None: the row's language is unknown, so it stays counted as covered."""
+    return None if code == UNDETERMINED else (not languages or code in languages)
+
+
+def _column(tally: LanguageTally, languages: set[str]) -> dict[str, Any]:
+    total = sum(tally.rows.values())
+    not_covered = sum(n for code, n in tally.rows.items() if _covered(code, languages) is False)
+    return {
+        "rows": total,
+        "not_covered": not_covered,
+        "not_covered_share": not_covered / total,
+        "by_language": [
+            {"language": code, "rows": n, "share": n / total, "covered": _covered(code, languages),
+             "person_mention": int(tally.mentions.get(code, 0))}
+            for code, n in _ranked(tally.rows)
+        ],
+    }
+
+
+def _estimate(sampled: Counter, languages: set[str], confidence: float) -> dict[str, Any]:
+    n = sum(sampled.values())
+    other = sum(k for code, k in sampled.items() if _covered(code, languages) is False)
+    low, high = wilson(other, n, confidence)
+    return {
+        "sampled": n,
+        "other": other,
+        "undetermined": int(sampled.get(UNDETERMINED, 0)),
+        "share_other": {"value": other / n, "low": low, "high": high},
+        "by_language": [
+            {"language": code, "sampled": k, "share": k / n, "covered": _covered(code, languages)}
+            for code, k in _ranked(sampled)
+        ],
+    }
+
+
+def _ranked(tally: Counter) -> list[tuple[str, int]]:
+    return sorted(((code, int(n)) for code, n in tally.items()), key=lambda item: (-item[1], item[0]))
