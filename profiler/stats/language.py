@@ -2,7 +2,7 @@
 
 From a language column the numbers are exact counts; from the detection sample of sources
 without one, the share of rows in other languages is an estimate with a Wilson interval
-(the sample is a key-hash Bernoulli sample, so it is a simple random sample of the rows).
+(each row is sampled independently with the same probability, so the sample is unbiased).
 """
 
 from __future__ import annotations

@@ -2,16 +2,15 @@
 English lexicons cannot read instead of counting them as "no identity mention".
 
 With a language column in the source (LAION-2B-multi `LANGUAGE`, `lang`, `language`) every
-row gets its normalised code. Without one, a deterministic sample of about one row in
-`sample_every` (chosen by a hash of the row key, so the same rows are picked whatever the
-batching or the shard split) is classified by py3langid, whose model ships inside its wheel:
-nothing is downloaded, and the cost stays a small fraction of the caption path.
+row gets its normalised code. Without one, a deterministic random sample of about one row in
+`sample_every` is classified by py3langid, whose model ships inside its wheel: nothing is
+downloaded, and the cost stays a small fraction of the caption path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from functools import cache
 from importlib.metadata import version
 from typing import Any
 
@@ -28,21 +27,20 @@ DETECTED = "language.detected"  # sampled rows of sources without a column: a co
 UNDETERMINED = "und"
 # Values meaning "no language" in common language columns (CLD3 / fastText outputs, blanks).
 NO_LANGUAGE = ("", "und", "unknown", "nolang", "none", "null", "nan", "xx", "zxx", "mul")
-DETECT_CHARS = 400  # a caption's first characters are enough to tell its language
+DETECT_CHARS = 200  # a caption's first characters are enough to tell its language
 DETECTOR = "py3langid"
-GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64 increment
 # py3langid labels short English captions as Nigerian Pidgin ("pcm"), an English-lexified creole
 # that the English lexicons read anyway (measured on real web alt-text: most pcm calls are English).
 DETECTED_AS = {"pcm": "en"}
 
 
 class LanguageTagger(Tagger):
-    """`language.code` from a language column; else `language.detected` on a key-hash sample."""
+    """`language.code` from a language column; else `language.detected` on a random sample."""
 
     name = "language"
     optional = (LANGUAGE, CAPTION)
 
-    def __init__(self, sample_every: int = 256, min_confidence: float = 0.5):
+    def __init__(self, sample_every: int = 512, min_confidence: float = 0.5):
         if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 1:
             raise UserError(f"language.sample_every must be a positive integer, got {sample_every!r}")
         if not 0.0 <= float(min_confidence) < 1.0:
@@ -64,10 +62,10 @@ class LanguageTagger(Tagger):
             picked = np.flatnonzero(sampled_rows(batch.column(KEY), self.sample_every))
             if len(picked):
                 captions = batch.column(CAPTION).take(pa.array(picked, pa.int64()))
-                codes = detect(captions.to_pylist(), self.min_confidence)
-                values = np.full(n, None, object)
-                values[picked] = codes
-                detected = pa.array(values, pa.string())
+                codes = pa.array(detect(captions.to_pylist(), self.min_confidence), pa.string())
+                slot = np.full(n, -1, np.int64)  # each row's place in `codes`; -1: not sampled
+                slot[picked] = np.arange(len(picked))
+                detected = codes.take(pa.array(slot, mask=slot < 0))
         return {CODE: pa.nulls(n, pa.string()), DETECTED: detected}
 
 
@@ -81,53 +79,29 @@ def normalize_codes(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise UserError(f"the language column holds {column.type} values, not language codes: "
                         "map another column with --columns language=NAME") from None
-    code = pc.replace_substring_regex(pc.utf8_lower(pc.utf8_trim_whitespace(text)), r"[-_].*$", "")
-    missing = pc.or_kleene(pc.is_null(code), pc.is_in(code, value_set=pa.array(NO_LANGUAGE)))
-    return pc.if_else(missing.fill_null(True), UNDETERMINED, code)
+    # a language column has few distinct values: normalise those, then spread them to the rows
+    encoded = pc.dictionary_encode(text)
+    values = encoded.dictionary
+    code = pc.replace_substring_regex(pc.utf8_lower(pc.utf8_trim_whitespace(values)), r"[-_].*$", "")
+    code = pc.if_else(pc.is_in(code, value_set=pa.array(NO_LANGUAGE)), UNDETERMINED, code)
+    return code.take(encoded.indices).fill_null(UNDETERMINED)
 
 
 def sampled_rows(keys: pa.Array | pa.ChunkedArray, every: int) -> np.ndarray:
-    """About one row in `every`, chosen by a hash of its key: deterministic, and independent of
-    batching and of how rows are split into shards."""
-    if every == 1:
-        return np.ones(len(keys), bool)
-    return key_hash(keys) % np.uint64(every) == 0
-
-
-def key_hash(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A 64-bit hash of each key string (polynomial over its bytes, then a SplitMix64
-    finaliser), vectorized over the Arrow buffers; null keys hash like the empty string."""
-    if isinstance(keys, pa.ChunkedArray):
-        keys = keys.combine_chunks()
-    keys = pc.cast(keys, pa.large_string()).fill_null("")
+    """A Bernoulli sample of the batch (each row with probability 1 / `every`), drawn from a
+    generator seeded by the batch's first key and length: the same batch always gives the same
+    rows, and the cost is O(sampled rows), not a hash of every key."""
     n = len(keys)
-    offsets = np.frombuffer(keys.buffers()[1], np.int64)[keys.offset : keys.offset + n + 1]
-    lengths = np.diff(offsets)
-    sums = np.zeros(n, np.uint64)
-    total = int(offsets[-1] - offsets[0]) if n else 0
-    if total:
-        data = np.frombuffer(keys.buffers()[2], np.uint8)[offsets[0] : offsets[-1]].astype(np.uint64)
-        starts = offsets[:-1] - offsets[0]
-        position = np.arange(total) - np.repeat(starts, lengths)
-        terms = (data + np.uint64(1)) * _powers(int(lengths.max()))[position]
-        filled = lengths > 0
-        sums[filled] = np.add.reduceat(terms, starts[filled])
-    z = sums + lengths.astype(np.uint64) * GAMMA
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def _powers(length: int) -> np.ndarray:
-    """Powers 1, m, m^2, ... of an odd 64-bit multiplier (wrapping), one per byte position."""
-    return _power_table(max(64, 1 << (length - 1).bit_length()))[:length]
-
-
-@cache
-def _power_table(length: int) -> np.ndarray:
-    factors = np.full(length, 0x100000001B3, np.uint64)
-    factors[0] = 1
-    return np.cumprod(factors, dtype=np.uint64)
+    picked = np.zeros(n, bool)
+    if every == 1 or n == 0:
+        picked[:] = True
+        return picked
+    first = keys[0].as_py() or ""
+    seed = hashlib.sha256(f"{first}\0{n}".encode()).digest()[:8]
+    rng = np.random.default_rng(int.from_bytes(seed, "little"))
+    k = int(rng.binomial(n, 1 / every))
+    picked[rng.choice(n, size=k, replace=False, shuffle=False)] = True
+    return picked
 
 
 def detect(captions: list[str | None], min_confidence: float) -> list[str]:
