@@ -20,18 +20,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profiler.taggers.identity import PERSON_MENTION
-from profiler.taggers.language import CODE, DETECTED, UNDETERMINED
+from profiler.taggers.language import CODE, DETECTED, UNDETERMINED, WEIGHT
 
 
 @dataclass
 class LanguageTally:
     """`rows` / `mentions`: rows (and person-mention rows) by the language the source's column
     gives ("und": none given); `sampled`: detected language of the sampled rows of sources
-    without a language column."""
+    without a language column, with the sum of their weights (rows each stands for) and of
+    the squared weights (for the effective sample size)."""
 
     rows: Counter = field(default_factory=Counter)
     mentions: Counter = field(default_factory=Counter)
     sampled: Counter = field(default_factory=Counter)
+    weight: Counter = field(default_factory=Counter)
+    weight_sq: Counter = field(default_factory=Counter)
 
     @classmethod
     def count(cls, tags: pa.Table) -> LanguageTally:
@@ -44,23 +47,31 @@ class LanguageTally:
             if PERSON_MENTION in tags.column_names:
                 person = tags.column(PERSON_MENTION).fill_null(False)
                 tally.mentions = _value_counts(codes.filter(pc.and_(known, person)))
-        if DETECTED in tags.column_names:
-            tally.sampled = _value_counts(tags.column(DETECTED).drop_null())
+        if DETECTED in tags.column_names and WEIGHT in tags.column_names:
+            detected = tags.column(DETECTED)
+            sampled = detected.is_valid()
+            codes = detected.filter(sampled).to_numpy(zero_copy_only=False)
+            weights = tags.column(WEIGHT).filter(sampled).to_numpy(zero_copy_only=False)
+            for code in np.unique(codes):
+                w = weights[codes == code]
+                tally.sampled[code] = len(w)
+                tally.weight[code] = float(w.sum())
+                tally.weight_sq[code] = float((w * w).sum())
         return tally
 
     def merge(self, other: LanguageTally) -> LanguageTally:
-        return LanguageTally(self.rows + other.rows, self.mentions + other.mentions,
-                             self.sampled + other.sampled)
+        return LanguageTally(*(getattr(self, f) + getattr(other, f) for f in FIELDS))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows": dict(self.rows), "mentions": dict(self.mentions),
-                "sampled": dict(self.sampled)}
+        return {f: dict(getattr(self, f)) for f in FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> LanguageTally:
         data = data or {}
-        return cls(Counter(data.get("rows", {})), Counter(data.get("mentions", {})),
-                   Counter(data.get("sampled", {})))
+        return cls(*(Counter(data.get(f, {})) for f in FIELDS))
+
+
+FIELDS = ("rows", "mentions", "sampled", "weight", "weight_sq")
 
 
 def covered_rows(tags: pa.Table, languages: Sequence[str]) -> np.ndarray | None:

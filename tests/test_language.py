@@ -24,7 +24,14 @@ from profiler.schema import CAPTION, KEY, LANGUAGE
 from profiler.stats.language import language_coverage
 from profiler.taggers import DEFAULT_TAGGERS, build_taggers
 from profiler.taggers.identity import PERSON_MENTION
-from profiler.taggers.language import CODE, DETECTED, LanguageTagger, normalize_codes, sampled_rows
+from profiler.taggers.language import (
+    CODE,
+    DETECTED,
+    WEIGHT,
+    LanguageTagger,
+    normalize_codes,
+    sampled_rows,
+)
 
 SCHEMA = Path(__file__).resolve().parents[1] / "profiler" / "report" / "stats.schema.json"
 
@@ -162,7 +169,7 @@ def test_identity_and_sexual_terms_are_unchanged_for_english_rows(taggers):
 def test_share_of_other_languages_is_estimated_from_a_sample(taggers):
     planted = {"en": 0.7, "fr": 0.15, "de": 0.1, "ja": 0.05}
     texts, langs = captions(np.random.default_rng(5), 40000, planted)
-    settings = {"language": {"sample_every": 32}}
+    settings = {"language": {"sample_every": 32, "sample_at_least": 1}}
     sampling = tuple(build_taggers(DEFAULT_TAGGERS, settings))
     plan = count_plan(sampling)
     rb = batch(texts, seed=6)
@@ -185,33 +192,50 @@ def test_share_of_other_languages_is_estimated_from_a_sample(taggers):
     assert merged.language.sampled == halves[0].language.sampled + halves[1].language.sampled
 
 
-def test_sample_gives_wilson_intervals_that_cover():
-    """The sampling design alone, by simulation: labels planted per row, the tagger's sample."""
+def test_weighted_sample_gives_intervals_that_cover():
+    """The sampling design alone, by simulation: batches of very different sizes (small ones
+    sampled densely) with different language mixes; labels planted per row, the tagger's own
+    sample and weights. An unweighted share would be biased towards the small batches."""
     rng = np.random.default_rng(11)
-    covered, fractions = 0, []
-    runs = 400
+    tagger = LanguageTagger(sample_every=64, sample_at_least=100)
+    covered, runs, naive_error, error = 0, 300, [], []
     for _ in range(runs):
-        n, p = 6000, rng.uniform(0.03, 0.5)
-        keys = pc.cast(pa.array(rng.integers(0, 2**62, n)), pa.string())
-        other = rng.random(n) < p
-        picked = sampled_rows(keys, 16)
-        fractions.append(picked.mean())
-        sampled = Counter({"fr": int(other[picked].sum()), "en": int((~other[picked]).sum())})
-        share = language_coverage(LanguageTally(sampled=sampled), ["en"])["estimate"]["share_other"]
-        covered += share["low"] <= other.mean() <= share["high"]
+        tally = LanguageTally()
+        other_rows = total_rows = 0
+        for size, p in ((150, 0.6), (400, 0.5), (20000, rng.uniform(0.02, 0.2))):
+            keys = pc.cast(pa.array(rng.integers(0, 2**62, size)), pa.string())
+            other = rng.random(size) < p
+            picked = sampled_rows(keys, tagger.probability(size))
+            detected = np.where(other, "fr", "en").astype(object)
+            detected[~picked] = None
+            weight = np.where(picked, 1 / tagger.probability(size), np.nan)
+            tags = pa.table({DETECTED: pa.array(detected, pa.string()),
+                             WEIGHT: pa.array(weight, mask=~picked)})
+            tally = tally.merge(LanguageTally.count(tags))
+            other_rows, total_rows = other_rows + int(other.sum()), total_rows + size
+        truth = other_rows / total_rows
+        estimate = language_coverage(tally, ["en"])["estimate"]
+        share = estimate["share_other"]
+        covered += share["low"] <= truth <= share["high"]
+        error.append(share["value"] - truth)
+        naive_error.append(estimate["other"] / estimate["sampled"] - truth)
     assert 0.92 <= covered / runs <= 0.98
-    assert abs(np.mean(fractions) - 1 / 16) < 0.002
+    assert abs(np.mean(error)) < 0.005 < abs(np.mean(naive_error))
 
 
 def test_codes_are_normalised_and_settings_checked():
     codes = normalize_codes(pa.array(["EN", "fr-FR", "zh_Hant", None, " ", "nolang", " de "]))
     assert codes.to_pylist() == ["en", "fr", "zh", "und", "und", "und", "de"]
     assert normalize_codes(pa.array(["en", "ja"]).dictionary_encode()).to_pylist() == ["en", "ja"]
-    for bad in ({"sample_every": 0}, {"sample_every": "10"}, {"min_confidence": 1.5}):
+    for bad in ({"sample_every": 0}, {"sample_every": "10"}, {"sample_at_least": -1},
+                {"min_confidence": 1.5}):
         with pytest.raises(UserError):
             LanguageTagger(**bad)
     tags = LanguageTagger(sample_every=1).tag(batch(["une femme devant la gare", "12345", None]))
     assert tags[DETECTED].to_pylist() == ["fr", "und", "und"] and tags[CODE].null_count == 3
+    assert tags[WEIGHT].to_pylist() == [1.0, 1.0, 1.0]
+    big = LanguageTagger(sample_every=100, sample_at_least=50)
+    assert big.probability(1000) == 0.05 and big.probability(10**6) == 0.01 and big.probability(10) == 1
 
 
 def test_lexicons_declare_their_languages(tmp_path, taggers):

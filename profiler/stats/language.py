@@ -1,18 +1,19 @@
 """Language coverage for stats.json: rows the lexicons cannot read, by language.
 
 From a language column the numbers are exact counts; from the detection sample of sources
-without one, the share of rows in other languages is an estimate with a Wilson interval
-(each row is sampled independently with the same probability, so the sample is unbiased).
+without one, the share of rows in other languages is a weighted estimate (each sampled row
+stands for 1 / its inclusion probability rows: small batches are sampled more densely) with a
+Wilson interval at Kish's effective sample size.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 from profiler.language_counts import LanguageTally
-from profiler.stats.rates import wilson
 from profiler.taggers.language import UNDETERMINED
 
 
@@ -23,7 +24,7 @@ def language_coverage(tally: LanguageTally, languages: Sequence[str],
     return {
         "lexicon_languages": list(languages),
         "column": _column(tally, set(languages)) if tally.rows else None,
-        "estimate": _estimate(tally.sampled, set(languages), confidence) if tally.sampled else None,
+        "estimate": _estimate(tally, set(languages), confidence) if tally.sampled else None,
     }
 
 
@@ -47,21 +48,34 @@ def _column(tally: LanguageTally, languages: set[str]) -> dict[str, Any]:
     }
 
 
-def _estimate(sampled: Counter, languages: set[str], confidence: float) -> dict[str, Any]:
-    n = sum(sampled.values())
-    other = sum(k for code, k in sampled.items() if _covered(code, languages) is False)
-    low, high = wilson(other, n, confidence)
+def _estimate(tally: LanguageTally, languages: set[str], confidence: float) -> dict[str, Any]:
+    total = sum(tally.weight.values())
+    other = [code for code in tally.sampled if _covered(code, languages) is False]
+    share = sum(tally.weight[code] for code in other) / total
+    n_effective = total * total / sum(tally.weight_sq.values())
+    low, high = weighted_wilson(share, n_effective, confidence)
     return {
-        "sampled": n,
-        "other": other,
-        "undetermined": int(sampled.get(UNDETERMINED, 0)),
-        "share_other": {"value": other / n, "low": low, "high": high},
+        "sampled": int(sum(tally.sampled.values())),
+        "other": int(sum(tally.sampled[code] for code in other)),
+        "undetermined": int(tally.sampled.get(UNDETERMINED, 0)),
+        "effective_sample_size": n_effective,
+        "share_other": {"value": share, "low": low, "high": high},
         "by_language": [
-            {"language": code, "sampled": k, "share": k / n, "covered": _covered(code, languages)}
-            for code, k in _ranked(sampled)
+            {"language": code, "sampled": k, "share": tally.weight[code] / total,
+             "covered": _covered(code, languages)}
+            for code, k in _ranked(tally.sampled)
         ],
     }
 
 
-def _ranked(tally: Counter) -> list[tuple[str, int]]:
+def weighted_wilson(share: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's interval for a proportion estimated from `n` effective observations (any
+    positive real; with equal weights this is the usual Wilson interval)."""
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, min(share, centre - half)), min(1.0, max(share, centre + half))
+
+
+def _ranked(tally: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(((code, int(n)) for code, n in tally.items()), key=lambda item: (-item[1], item[0]))

@@ -2,9 +2,10 @@
 English lexicons cannot read instead of counting them as "no identity mention".
 
 With a language column in the source (LAION-2B-multi `LANGUAGE`, `lang`, `language`) every
-row gets its normalised code. Without one, a deterministic random sample of about one row in
-`sample_every` is classified by py3langid, whose model ships inside its wheel: nothing is
-downloaded, and the cost stays a small fraction of the caption path.
+row gets its normalised code. Without one, a deterministic random sample (one row in
+`sample_every`, at least `sample_at_least` rows of a smaller batch; each sampled row carries its
+weight) is classified by py3langid, whose model ships inside its wheel: nothing is downloaded,
+and the cost stays a small fraction of the caption path.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from profiler.taggers.base import Tagger
 
 CODE = "language.code"  # from the source's column: a code, "und" where it gives none; else null
 DETECTED = "language.detected"  # sampled rows of sources without a column: a code or "und"
+WEIGHT = "language.sample_weight"  # 1 / the sampled row's inclusion probability; null elsewhere
 UNDETERMINED = "und"
 # Values meaning "no language" in common language columns (CLD3 / fastText outputs, blanks).
 NO_LANGUAGE = ("", "und", "unknown", "nolang", "none", "null", "nan", "xx", "zxx", "mul")
@@ -40,33 +42,43 @@ class LanguageTagger(Tagger):
     name = "language"
     optional = (LANGUAGE, CAPTION)
 
-    def __init__(self, sample_every: int = 512, min_confidence: float = 0.5):
-        if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 1:
-            raise UserError(f"language.sample_every must be a positive integer, got {sample_every!r}")
+    def __init__(self, sample_every: int = 512, sample_at_least: int = 256, min_confidence: float = 0.5):
+        for name, value in (("sample_every", sample_every), ("sample_at_least", sample_at_least)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"language.{name} must be a positive integer, got {value!r}")
         if not 0.0 <= float(min_confidence) < 1.0:
             raise UserError(f"language.min_confidence must be in [0, 1), got {min_confidence!r}")
         self.sample_every = sample_every
+        self.sample_at_least = sample_at_least
         self.min_confidence = float(min_confidence)
 
     def describe(self) -> dict:
-        return {"sample_every": self.sample_every, "min_confidence": self.min_confidence,
-                "detector": f"{DETECTOR} {version(DETECTOR)}"}
+        return {"sample_every": self.sample_every, "sample_at_least": self.sample_at_least,
+                "min_confidence": self.min_confidence, "detector": f"{DETECTOR} {version(DETECTOR)}"}
+
+    def probability(self, rows: int) -> float:
+        """Each row's chance to be sampled in a batch of `rows`: one in `sample_every`, but
+        at least `sample_at_least` rows of a small batch (small shards still say something)."""
+        return min(1.0, max(1 / self.sample_every, self.sample_at_least / max(rows, 1)))
 
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         n = batch.num_rows
         names = batch.schema.names
         if LANGUAGE in names:
-            return {CODE: normalize_codes(batch.column(LANGUAGE)), DETECTED: pa.nulls(n, pa.string())}
-        detected = pa.nulls(n, pa.string())
+            return {CODE: normalize_codes(batch.column(LANGUAGE)), DETECTED: pa.nulls(n, pa.string()),
+                    WEIGHT: pa.nulls(n, pa.float64())}
+        detected, weight = pa.nulls(n, pa.string()), pa.nulls(n, pa.float64())
         if CAPTION in names and n:
-            picked = np.flatnonzero(sampled_rows(batch.column(KEY), self.sample_every))
+            probability = self.probability(n)
+            picked = np.flatnonzero(sampled_rows(batch.column(KEY), probability))
             if len(picked):
                 captions = batch.column(CAPTION).take(pa.array(picked, pa.int64()))
                 codes = pa.array(detect(captions.to_pylist(), self.min_confidence), pa.string())
                 slot = np.full(n, -1, np.int64)  # each row's place in `codes`; -1: not sampled
                 slot[picked] = np.arange(len(picked))
                 detected = codes.take(pa.array(slot, mask=slot < 0))
-        return {CODE: pa.nulls(n, pa.string()), DETECTED: detected}
+                weight = pa.array(np.full(n, 1 / probability), mask=slot < 0)
+        return {CODE: pa.nulls(n, pa.string()), DETECTED: detected, WEIGHT: weight}
 
 
 def normalize_codes(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -87,19 +99,19 @@ def normalize_codes(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return code.take(encoded.indices).fill_null(UNDETERMINED)
 
 
-def sampled_rows(keys: pa.Array | pa.ChunkedArray, every: int) -> np.ndarray:
-    """A Bernoulli sample of the batch (each row with probability 1 / `every`), drawn from a
+def sampled_rows(keys: pa.Array | pa.ChunkedArray, probability: float) -> np.ndarray:
+    """A Bernoulli sample of the batch (each row with the same probability), drawn from a
     generator seeded by the batch's first key and length: the same batch always gives the same
     rows, and the cost is O(sampled rows), not a hash of every key."""
     n = len(keys)
     picked = np.zeros(n, bool)
-    if every == 1 or n == 0:
+    if probability >= 1 or n == 0:
         picked[:] = True
         return picked
     first = keys[0].as_py() or ""
     seed = hashlib.sha256(f"{first}\0{n}".encode()).digest()[:8]
     rng = np.random.default_rng(int.from_bytes(seed, "little"))
-    k = int(rng.binomial(n, 1 / every))
+    k = int(rng.binomial(n, probability))
     picked[rng.choice(n, size=k, replace=False, shuffle=False)] = True
     return picked
 
