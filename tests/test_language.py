@@ -21,6 +21,7 @@ from profiler.errors import UserError
 from profiler.language_counts import LanguageTally
 from profiler.resources import resource_path
 from profiler.schema import CAPTION, KEY, LANGUAGE
+from profiler.sources.columns import ColumnMapping
 from profiler.stats.language import language_coverage
 from profiler.taggers import DEFAULT_TAGGERS, build_taggers
 from profiler.taggers.identity import PERSON_MENTION
@@ -234,6 +235,11 @@ def test_codes_are_normalised_and_settings_checked():
     tags = LanguageTagger(sample_every=1).tag(batch(["une femme devant la gare", "12345", None]))
     assert tags[DETECTED].to_pylist() == ["fr", "und", "und"] and tags[CODE].null_count == 3
     assert tags[WEIGHT].to_pylist() == [1.0, 1.0, 1.0]
+    mapping = ColumnMapping()
+    for name in ("language", "LANGUAGE", "lang"):
+        assert mapping.resolve(["TEXT", name], [LANGUAGE]) == {LANGUAGE: name}
+    assert ColumnMapping.parse(["language=detected"]).resolve(["lang", "detected"], [LANGUAGE]) == {
+        LANGUAGE: "detected"}
     big = LanguageTagger(sample_every=100, sample_at_least=50)
     assert big.probability(1000) == 0.05 and big.probability(10**6) == 0.01 and big.probability(10) == 1
 
