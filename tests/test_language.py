@@ -225,8 +225,9 @@ def test_weighted_sample_gives_intervals_that_cover():
 
 
 def test_codes_are_normalised_and_settings_checked():
-    codes = normalize_codes(pa.array(["EN", "fr-FR", "zh_Hant", None, " ", "nolang", " de "]))
-    assert codes.to_pylist() == ["en", "fr", "zh", "und", "und", "und", "de"]
+    codes = normalize_codes(pa.array(["EN", "fr-FR", "zh_Hant", None, " ", "nolang", " de ", "yue",
+                                      "English", "<b>x</b>", "12"]))
+    assert codes.to_pylist() == ["en", "fr", "zh", "und", "und", "und", "de", "yue", "und", "und", "und"]
     assert normalize_codes(pa.array(["en", "ja"]).dictionary_encode()).to_pylist() == ["en", "ja"]
     for bad in ({"sample_every": 0}, {"sample_every": "10"}, {"sample_at_least": -1},
                 {"min_confidence": 1.5}):

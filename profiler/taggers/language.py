@@ -83,7 +83,7 @@ class LanguageTagger(Tagger):
 
 def normalize_codes(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Lower-case codes without region or script ("en-US", "zh_Hant" -> "en", "zh"); rows the
-    column gives no language for are "und"."""
+    column gives no language code for are "und"."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     try:
@@ -95,7 +95,10 @@ def normalize_codes(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     encoded = pc.dictionary_encode(text)
     values = encoded.dictionary
     code = pc.replace_substring_regex(pc.utf8_lower(pc.utf8_trim_whitespace(values)), r"[-_].*$", "")
-    code = pc.if_else(pc.is_in(code, value_set=pa.array(NO_LANGUAGE)), UNDETERMINED, code)
+    # not a two- or three-letter ISO 639 code (a name, free text): unknown, so it stays covered
+    unusable = pc.or_(pc.is_in(code, value_set=pa.array(NO_LANGUAGE)),
+                      pc.invert(pc.match_substring_regex(code, r"^[a-z]{2,3}$")))
+    code = pc.if_else(unusable, UNDETERMINED, code)
     return code.take(encoded.indices).fill_null(UNDETERMINED)
 
 
