@@ -311,3 +311,17 @@ def test_profile_reports_language_coverage(tmp_path):
     assert stats["populations"]["no_identity"]["rows"]["*"] == 3000 - stats["populations"][
         "person_mention"]["rows"]["*"]
     assert "Estimated share of rows in other languages" in (out2 / "index.html").read_text()
+
+
+def test_real_web_captions_are_not_called_foreign():
+    """Integration on 5,000 real (mostly English) web alt-texts: short product titles and names
+    must come out English or undetermined, not another language, or the estimate is inflated."""
+    from .conftest import shared_path
+
+    texts = pq.read_table(shared_path("data", "real-captions", "captions-5k.parquet"))["TEXT"]
+    rb = batch(texts.combine_chunks().fill_null("").to_pylist())
+    tags = pa.table(LanguageTagger(sample_every=1).tag(rb))
+    estimate = language_coverage(LanguageTally.count(tags), ["en"])["estimate"]
+    assert estimate["sampled"] == 5000
+    assert estimate["share_other"]["value"] < 0.03
+    assert {"en", "fr", "de"} <= {r["language"] for r in estimate["by_language"]}
