@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="parquet file, folder, glob or fsspec URL (s3://, gs://, hf://)")
     profile.add_argument("--config", help="pipeline TOML with taggers / stats / report settings")
     _run_options(profile)
-    profile.add_argument("--taggers", help="comma-separated taggers (default: identity,sexual_terms,dataset)")
+    profile.add_argument("--taggers",
+                         help="comma-separated taggers (default: identity,sexual_terms,dataset,language)")
     profile.add_argument("--columns", nargs="+", default=[], metavar="CANONICAL=SOURCE",
                          help="map your column names, e.g. caption=alt_text key=id")
     profile.add_argument("--name", help="run name (default: profile-<UTC time>)")

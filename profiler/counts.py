@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from profiler.language_counts import LanguageTally, covered_rows
 from profiler.models.zeroshot import IDENTITY_GROUPS as CLIP_GROUPS
 from profiler.schema import GENDERS
 from profiler.taggers.base import Score, Signal
@@ -45,6 +46,7 @@ class Counts:
     # 2 * pos_i + pos_j; for agreement between signals.
     joint: np.ndarray = field(default=None)
     terms: TermCounts = field(default=None)  # caption words of person-mention rows
+    language: LanguageTally = field(default_factory=LanguageTally)  # rows by language
     read: int = 0
     tagged: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -90,6 +92,7 @@ class Counts:
             out.hist[np.ix_(pi, range(len(GENDER_AXIS)), hi)] += part.hist
             out.joint[np.ix_(pi, si, si)] += part.joint
             out.terms = out.terms.merge(part.terms)
+            out.language = out.language.merge(part.language)
             out.read += part.read
             out.tagged += part.tagged
             out.skipped.update(part.skipped)
@@ -143,6 +146,7 @@ class Counts:
             ],
             "terms": self.terms.to_dict(),
             "identity_agreement": {g: t.tolist() for g, t in self.identity_agreement.items()},
+            "language": self.language.to_dict(),
         }
 
     @classmethod
@@ -165,6 +169,7 @@ class Counts:
             out.joint[out.populations.index(population), out.signals.index(a),
                       out.signals.index(b)] = values
         out.terms = TermCounts.from_dict(data.get("terms"))
+        out.language = LanguageTally.from_dict(data.get("language"))
         out.identity_agreement = {g: np.array(t, np.int64)
                                   for g, t in data.get("identity_agreement", {}).items()}
         return out
@@ -195,6 +200,7 @@ class CountPlan:
     signals: tuple[Signal, ...]
     scores: tuple[Score, ...]
     problem_columns: tuple[str, ...] = ()  # taggers' per-row "could not score" reasons
+    languages: tuple[str, ...] = ()  # the identity lexicon's; rows in others leave no_identity
 
     @property
     def populations(self) -> list[str]:
@@ -215,6 +221,7 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
     counts.tagged = n
     if n == 0:
         return counts
+    counts.language = LanguageTally.count(tags)
     for column in plan.problem_columns:
         if column in tags.column_names:
             problems = tags.column(column).drop_null()
@@ -350,7 +357,8 @@ def _memberships(tags: pa.Table, plan: CountPlan, n_populations: int) -> list[_P
         zero_copy_only=False
     ).astype(np.int64)
     person = np.asarray(tags.column(PERSON_MENTION).to_numpy(zero_copy_only=False), bool)
-    no_identity = np.flatnonzero(~person)
+    covered = covered_rows(tags, plan.languages)  # rows the lexicon cannot read are not "none"
+    no_identity = np.flatnonzero(~person if covered is None else ~person & covered)
     no_identity_pop = SPECIAL_POPULATIONS.index(NO_IDENTITY)
     parts = [
         _Part(None, gender, any_cell=0),

@@ -13,6 +13,7 @@ WIDTH = "width"
 HEIGHT = "height"
 IMAGE = "image"  # encoded image bytes (JPEG, PNG, WebP, ...); binary
 IMAGE_EMBEDDING = "image_embedding"  # precomputed CLIP embedding; fixed-size list of floats
+LANGUAGE = "language"  # the caption's language as the source gives it (LAION-2B-multi LANGUAGE)
 # Set by readers on rows that cannot be used at all (a tar sample with an unsafe name, a caption
 # that is not text): the reason as a string, null for good rows. The engine drops those rows and
 # counts them under `rows.skipped[reason]`.
@@ -30,6 +31,7 @@ KNOWN_ALIASES: dict[str, tuple[str, ...]] = {
     HEIGHT: ("HEIGHT", "height"),
     IMAGE: ("image", "jpg", "jpeg", "png", "webp", "img"),
     IMAGE_EMBEDDING: ("image_embedding", "img_emb", "embedding", "clip_embedding"),
+    LANGUAGE: ("language", "LANGUAGE", "lang"),
 }
 
 # Gender values of `identity.gender`, in report order.

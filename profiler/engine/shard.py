@@ -102,6 +102,7 @@ def count_plan(taggers: tuple[Tagger, ...]) -> CountPlan:
         signals=tuple(s for t in taggers for s in t.signals()),
         scores=tuple(s for t in taggers for s in t.scores()),
         problem_columns=tuple(t.problem_column for t in taggers if t.problem_column),
+        languages=identity.lexicon.languages if identity else (),
     )
 
 

@@ -10,9 +10,10 @@ from profiler.stats.agreement import identity_agreement, signal_agreement
 from profiler.stats.bootstrap import shard_bootstrap
 from profiler.stats.compare import compare_documents
 from profiler.stats.drivers import term_drivers
+from profiler.stats.language import language_coverage
 from profiler.stats.sweep import threshold_sweep
 
-SCHEMA_VERSION = "2.0.0"
+SCHEMA_VERSION = "2.1.0"  # 2.1: language coverage
 
 SPECIAL_LABELS = {
     ALL: "All captions",
@@ -68,6 +69,7 @@ def build_document(
             for s in plan.signals
         },
         "coverage_by_population": coverage_by_population(counts),
+        "language": language_coverage(counts.language, plan.languages, settings.confidence),
         "settings": {
             "min_support": settings.min_support,
             "confidence": settings.confidence,

@@ -12,6 +12,7 @@ from profiler.taggers.clip_image import ClipImageTagger
 from profiler.taggers.clip_text import ClipTextTagger
 from profiler.taggers.dataset import DatasetTagger
 from profiler.taggers.identity import IdentityTagger
+from profiler.taggers.language import LanguageTagger
 from profiler.taggers.nsfw import NsfwTagger
 from profiler.taggers.sexual_terms import SexualTermsTagger
 
@@ -22,8 +23,9 @@ REGISTRY: dict[str, Callable[..., Tagger]] = {
     "clip_text": ClipTextTagger,  # model-perceived; needs open_clip weights, not a default
     "clip": ClipImageTagger,  # model-perceived image content; needs open_clip weights
     "nsfw": NsfwTagger,  # model-perceived image content (open_nsfw); needs the [nsfw] extra
+    "language": LanguageTagger,  # caption language: rows the lexicons cannot read
 }
-DEFAULT_TAGGERS = ("identity", "sexual_terms", "dataset")
+DEFAULT_TAGGERS = ("identity", "sexual_terms", "dataset", "language")
 
 
 def build_taggers(names: Iterable[str], settings: Mapping[str, Mapping[str, Any]]) -> list[Tagger]:

@@ -79,6 +79,7 @@ class IdentityLexicon:
         """Rows worth a look: an identity term, or a person noun (for the row's gender)."""
         return "|".join([self.identity_pattern, *self.person_patterns])
     neutral_pattern: str = ""
+    languages: tuple[str, ...] = ("en",)  # [meta] languages: other languages are not covered
 
 
 COLOUR_BLOCKERS = ("off", "jet", "pure", "snow", "bright", "solid", "all", "matte", "glossy",
@@ -177,6 +178,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         version=str(data["meta"]["version"]),
         source=data["meta"]["source"],
         sha256=data["meta"]["sha256"],
+        languages=tuple(data["meta"]["languages"]),
         groups=groups,
         group_labels={g: groups_table[g].get("label", g) for g in groups},
         aggregates=aggregates,

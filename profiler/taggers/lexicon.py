@@ -10,6 +10,9 @@ from profiler.errors import UserError
 from profiler.resources import resource_path
 from profiler.tomlcompat import read_toml_file
 
+# Lexicons written before languages were declared are English.
+DEFAULT_LANGUAGES = ("en",)
+
 
 def load_lexicon(name: str, path: str | Path | None = None) -> dict[str, Any]:
     """Parse a lexicon TOML: the bundled `<name>.toml`, or the user's file at `path`."""
@@ -21,7 +24,18 @@ def load_lexicon(name: str, path: str | Path | None = None) -> dict[str, Any]:
     data.setdefault("meta", meta).setdefault("name", name)
     data["meta"]["source"] = str(source) if path else f"builtin:{name}"
     data["meta"]["sha256"] = hashlib.sha256(raw).hexdigest()[:16]
+    data["meta"]["languages"] = _languages(meta.get("languages", list(DEFAULT_LANGUAGES)), source)
     return data
+
+
+def _languages(value: Any, source: Path) -> list[str]:
+    """The declared languages as lower-case codes; rows in other languages are not covered."""
+    if not isinstance(value, list) or not value or not all(
+        isinstance(code, str) and code.strip() for code in value
+    ):
+        raise UserError(f'lexicon {source}: [meta] languages must be a non-empty list of language '
+                        f'codes, e.g. languages = ["en"]')
+    return [code.strip().lower() for code in value]
 
 
 def require(data: dict[str, Any], dotted: str) -> Any:
