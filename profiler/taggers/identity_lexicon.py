@@ -23,6 +23,7 @@ class _Entry:
     group: int = -1
     lemma: str = ""
     colour: bool = False
+    place: bool = False
     noun_gender: int = -1
     person_gender: int = -1
     possessive: bool = False
@@ -44,6 +45,7 @@ class Multiword:
     group: int
     noun_gender: int
     lemma: str
+    place: bool = False
 
 
 @dataclass
@@ -62,6 +64,7 @@ class IdentityLexicon:
     group: np.ndarray
     lemma_id: np.ndarray
     colour: np.ndarray
+    place: np.ndarray
     noun_gender: np.ndarray
     person_gender: np.ndarray
     possessive: np.ndarray
@@ -107,20 +110,21 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             raise UserError(f"identity lexicon: aggregate {aggregate!r} names unknown groups {unknown}")
 
     entries: dict[str, _Entry] = {}
-    multiwords: list[tuple[tuple[str, ...], int, int, str]] = []
+    multiwords: list[tuple[tuple[str, ...], int, int, str, bool]] = []
 
     def entry(surface: str) -> _Entry:
         return entries.setdefault(surface, _Entry())
 
-    def add_identity(term: str, group: int, noun_gender: int, colour: bool) -> None:
+    def add_identity(term: str, group: int, noun_gender: int, colour: bool,
+                     place: bool = False) -> None:
         words = tuple(term.lower().split())
         if len(words) > 1:
-            multiwords.append((words, group, noun_gender, " ".join(words)))
+            multiwords.append((words, group, noun_gender, " ".join(words), place))
             for word in words:
                 entry(word)
             return
         e = entry(words[0])
-        e.group, e.lemma, e.colour = group, words[0], colour
+        e.group, e.lemma, e.colour, e.place = group, words[0], colour, place
         if noun_gender >= 0:
             e.noun_gender = noun_gender
 
@@ -132,6 +136,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             add_identity(term, gi, -1, False)
         for term in spec.get("colour", []):
             add_identity(term, gi, -1, True)
+        for term in spec.get("places", []):
+            add_identity(term, gi, -1, False, place=True)
         for term in spec.get("nouns", []):
             add_identity(term, gi, UNSPECIFIED, False)
         for term in spec.get("female_nouns", []):
@@ -210,6 +216,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         group=column("group", np.int16),
         lemma_id=np.array([lemma_index.get(entries[s].lemma, -1) for s in vocab], np.int32),
         colour=column("colour", bool),
+        place=column("place", bool),
         noun_gender=column("noun_gender", np.int8),
         person_gender=column("person_gender", np.int8),
         possessive=column("possessive", bool),
@@ -226,8 +233,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         of_id=index["of"],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
-            (Multiword(tuple(index[w] for w in words), g, ng, lemma)
-             for words, g, ng, lemma in multiwords),
+            (Multiword(tuple(index[w] for w in words), g, ng, lemma, place)
+             for words, g, ng, lemma, place in multiwords),
             key=lambda m: -len(m.token_ids),
         ),
         identity_pattern=alternation(identity_terms),
