@@ -85,7 +85,9 @@ class IdentityTagger(Tagger):
         identity_captions = candidate_captions.filter(pa.array(has_identity))
         # "Black Friday sale": an identity term with no person noun and no identity noun can
         # make no mention, so only the rest goes through tokenizing and the token rules.
-        scan = match_mask(identity_captions, lex.mention_possible_pattern)
+        scan = np.zeros(len(identity_captions), bool)
+        for pattern in lex.mention_possible_patterns:
+            scan |= match_mask(identity_captions, pattern)
         scanned_rows = identity_rows[scan]
         mentions, scanned_gender = self._scan(identity_captions.filter(pa.array(scan)))
         mentions.row = scanned_rows[mentions.row]
@@ -143,9 +145,8 @@ class IdentityTagger(Tagger):
         lemma = attr(lex.lemma_id, -1).astype(np.int32)
         noun_gender = attr(lex.noun_gender, -1).astype(np.int8)
         colour = attr(lex.colour, False)
-        place = attr(lex.place, False)
         absorbed = np.zeros(len(ids), bool)
-        _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, place, absorbed)
+        _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed)
         _absorb_diaspora(attr(lex.diaspora, False), parent, group, absorbed)
 
         person_gender = attr(lex.person_gender, -1).astype(np.int8)
@@ -173,15 +174,13 @@ class IdentityTagger(Tagger):
         )
         adjective_ok = (found_at >= 0) & ~(possessive[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~product_next[noun_pos] | ~colour
-        # "Laos tribal women", but not "Italy Womens Top", "UK Girls Dress".
-        adjective_ok &= ~place | ~(possessive[noun_pos] | product_next[noun_pos])
         # "Italian designer handbags": a derived noun before a product noun is a modifier.
         adjective_ok &= ~(attr(lex.derived, False)[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
         # "the first Emirati to ...", "Two Chinese arrested": an adjective used as a noun.
         noun_ok |= (
-            (found_at < 0) & ~colour & ~place & ends_phrase
+            (found_at < 0) & ~colour & ends_phrase
             & _shift(attr(lex.determiner, False), parent, -1, False)
         )
         noun_gender = np.where(noun_gender >= 0, noun_gender, UNSPECIFIED).astype(np.int8)
@@ -230,13 +229,13 @@ def _product_ahead(product, breaker, parent, window: int) -> np.ndarray:
     return ahead
 
 
-def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, place,
-                      absorbed) -> None:
+def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed) -> None:
     """Longest multiword identity terms first: mark the head token, absorb the rest."""
     claimed = np.zeros(len(ids), bool)
+    present = set(np.unique(ids).tolist())
     for term in lex.multiwords:
         k = len(term.token_ids)
-        if len(ids) < k:
+        if len(ids) < k or not present.issuperset(term.token_ids):
             continue
         hit = np.ones(len(ids) - k + 1, bool)
         for offset, token_id in enumerate(term.token_ids):
@@ -248,13 +247,12 @@ def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, place
         if not len(starts):
             continue
         group[starts], lemma[starts] = term.group, lex.lemmas.index(term.lemma)
-        noun_gender[starts], colour[starts], place[starts] = term.noun_gender, False, term.place
+        noun_gender[starts], colour[starts] = term.noun_gender, False
         for offset in range(k):
             claimed[starts + offset] = True
         for offset in range(1, k):
             tail = starts + offset
             absorbed[tail], group[tail], noun_gender[tail], colour[tail] = True, -1, -1, False
-            place[tail] = False
 
 
 def _absorb_diaspora(is_suffix, parent, group, absorbed) -> None:

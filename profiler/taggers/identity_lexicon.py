@@ -23,7 +23,6 @@ class _Entry:
     group: int = -1
     lemma: str = ""
     colour: bool = False
-    place: bool = False
     noun_gender: int = -1
     person_gender: int = -1
     possessive: bool = False
@@ -45,7 +44,6 @@ class Multiword:
     group: int
     noun_gender: int
     lemma: str
-    place: bool = False
 
 
 @dataclass
@@ -64,7 +62,6 @@ class IdentityLexicon:
     group: np.ndarray
     lemma_id: np.ndarray
     colour: np.ndarray
-    place: np.ndarray
     noun_gender: np.ndarray
     person_gender: np.ndarray
     possessive: np.ndarray
@@ -83,8 +80,9 @@ class IdentityLexicon:
     multiwords: list[Multiword] = field(default_factory=list)
     identity_pattern: str = ""
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
-    # Rows with an identity term need the token rules only if one of these is present too.
-    mention_possible_pattern: str = ""
+    # Rows with an identity term need the token rules only if one of these matches too. Kept
+    # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
+    mention_possible_patterns: tuple[str, ...] = ()
 
     @property
     def candidate_pattern(self) -> str:
@@ -110,21 +108,20 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             raise UserError(f"identity lexicon: aggregate {aggregate!r} names unknown groups {unknown}")
 
     entries: dict[str, _Entry] = {}
-    multiwords: list[tuple[tuple[str, ...], int, int, str, bool]] = []
+    multiwords: list[tuple[tuple[str, ...], int, int, str]] = []
 
     def entry(surface: str) -> _Entry:
         return entries.setdefault(surface, _Entry())
 
-    def add_identity(term: str, group: int, noun_gender: int, colour: bool,
-                     place: bool = False) -> None:
+    def add_identity(term: str, group: int, noun_gender: int, colour: bool) -> None:
         words = tuple(term.lower().split())
         if len(words) > 1:
-            multiwords.append((words, group, noun_gender, " ".join(words), place))
+            multiwords.append((words, group, noun_gender, " ".join(words)))
             for word in words:
                 entry(word)
             return
         e = entry(words[0])
-        e.group, e.lemma, e.colour, e.place = group, words[0], colour, place
+        e.group, e.lemma, e.colour = group, words[0], colour
         if noun_gender >= 0:
             e.noun_gender = noun_gender
 
@@ -136,8 +133,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             add_identity(term, gi, -1, False)
         for term in spec.get("colour", []):
             add_identity(term, gi, -1, True)
-        for term in spec.get("places", []):
-            add_identity(term, gi, -1, False, place=True)
         for term in spec.get("nouns", []):
             add_identity(term, gi, UNSPECIFIED, False)
         for term in spec.get("female_nouns", []):
@@ -200,7 +195,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     ]
     determiners = [s for s, e in entries.items() if e.determiner]
     # "Two Chinese arrested": an identity term used as a noun after a determiner.
-    noun_use = (rf"{alternation(determiners)}[\s\-_]+{alternation(identity_terms)}"
+    adjectives = [s for s, e in entries.items()
+                  if e.group >= 0 and e.noun_gender < 0 and not e.colour]
+    adjectives += [" ".join(m[0]) for m in multiwords if m[2] < 0]
+    noun_use = (rf"{alternation(determiners)}[\s\-_]+{alternation(adjectives)}"
                 if determiners else "")
     neutral = grammar.get("neutral_phrases", [])
     return IdentityLexicon(
@@ -216,7 +214,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         group=column("group", np.int16),
         lemma_id=np.array([lemma_index.get(entries[s].lemma, -1) for s in vocab], np.int32),
         colour=column("colour", bool),
-        place=column("place", bool),
         noun_gender=column("noun_gender", np.int8),
         person_gender=column("person_gender", np.int8),
         possessive=column("possessive", bool),
@@ -233,13 +230,13 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         of_id=index["of"],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
-            (Multiword(tuple(index[w] for w in words), g, ng, lemma, place)
-             for words, g, ng, lemma, place in multiwords),
+            (Multiword(tuple(index[w] for w in words), g, ng, lemma)
+             for words, g, ng, lemma in multiwords),
             key=lambda m: -len(m.token_ids),
         ),
         identity_pattern=alternation(identity_terms),
         person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
-        mention_possible_pattern="|".join(
+        mention_possible_patterns=tuple(
             p for p in (alternation(identity_nouns + any_person), noun_use) if p
         ),
         neutral_pattern=alternation(neutral) if neutral else "",
