@@ -158,7 +158,7 @@ class IdentityTagger(Tagger):
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         is_person &= ~attr(lex.weak, False) | ends_phrase
         possessive = attr(lex.possessive, False)
-        product_next = _product_ahead(
+        product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
             attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False),
             parent, lex.product_window,
         )

@@ -31,6 +31,7 @@ class _Entry:
     descent: bool = False
     diaspora: bool = False
     product: bool = False
+    brand: bool = False
     colour_blocker: bool = False
     derived: bool = False  # a person noun only for mentions (WordNet vocabulary, weak nouns)
     weak: bool = False
@@ -70,6 +71,7 @@ class IdentityLexicon:
     descent: np.ndarray
     diaspora: np.ndarray
     product: np.ndarray
+    brand: np.ndarray
     colour_blocker: np.ndarray
     derived: np.ndarray
     weak: np.ndarray
@@ -168,6 +170,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     for flag, key in (("modifier", "modifiers"), ("modifier", "modifiers_roles"),
                       ("connector", "connectors"), ("descent", "descent_words"),
                       ("diaspora", "diaspora_suffixes"), ("product", "product_nouns"),
+                      ("brand", "brand_nouns"),
                       ("determiner", "determiners"), ("follower", "noun_followers")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
@@ -222,6 +225,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         descent=column("descent", bool),
         diaspora=column("diaspora", bool),
         product=column("product", bool),
+        brand=column("brand", bool),
         colour_blocker=column("colour_blocker", bool),
         derived=column("derived", bool),
         weak=column("weak", bool),
