@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.taggers.identity import GROUPS, PERSON_MENTION
+from profiler.taggers.identity import GENDER, GROUPS, MENTIONS, PERSON_MENTION
 from profiler.taggers.sexual_terms import LEVEL
 
 from .conftest import captions_batch
@@ -74,9 +74,13 @@ def test_product_and_name_traps_are_not_mentions(identity, caption):
     assert mention(identity, caption)[0] is False, caption
 
 
-def test_person_noun_alone_makes_no_mention_but_keeps_gender(identity):
-    out = identity.tag(captions_batch(["a batsman at the crease", "a Swede"]))
-    assert out[PERSON_MENTION].to_pylist() == [False, True]
+def test_wordnet_role_nouns_make_gendered_mentions_only_next_to_an_identity_term(identity):
+    out = identity.tag(captions_batch(["a batsman at the crease", "Pakistani batsman",
+                                       "Kenyan spokeswoman", "a Swede"]))
+    assert out[PERSON_MENTION].to_pylist() == [False, True, True, True]
+    assert out[MENTIONS].to_pylist()[1:] == [["south_asian:male"], ["black:female"],
+                                             ["european:unspecified"]]
+    assert out[GENDER].to_pylist()[0] == "none"  # a WordNet noun alone sets no row gender
 
 
 @pytest.mark.parametrize(
