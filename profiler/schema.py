@@ -37,4 +37,4 @@ KNOWN_ALIASES: dict[str, tuple[str, ...]] = {
 # Gender values of `identity.gender`, in report order.
 GENDERS = ("female", "male", "mixed", "unspecified", "none")
 # Values of `sexual_terms.level`, lowest first.
-SEXUAL_LEVELS = ("none", "suggestive", "explicit")
+SEXUAL_LEVELS = ("none", "apparel", "suggestive", "explicit")

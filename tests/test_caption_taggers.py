@@ -43,13 +43,17 @@ def test_neutral_phrase_does_not_hide_a_real_term(sexual_terms):
 
 
 def test_sexual_signals_count_levels(sexual_terms):
-    out = sexual_terms.tag(captions_batch(["nude", "sexy", "cat", "porn and lingerie"]))
-    table = pa.table(out)
-    any_signal, explicit_signal = sexual_terms.signals()
-    observed, positive = any_signal.evaluate(table)
-    assert observed.tolist() == [True] * 4
-    assert positive.tolist() == [True, True, False, True]
-    assert explicit_signal.evaluate(table)[1].tolist() == [True, False, False, True]
+    captions = ["nude", "sexy", "cat", "porn and lingerie", "Lace Thong 3 Pack - Size M", None]
+    table = pa.table(sexual_terms.tag(captions_batch(captions)))
+    assert table.column(LEVEL).to_pylist()[4] == "apparel"
+    signals = {s.name: s for s in sexual_terms.signals()}
+    observed, positive = signals["sexual_terms.any"].evaluate(table)
+    assert observed.tolist() == [True] * 6  # a null caption has level none, a known value
+    assert positive.tolist() == [True, True, False, True, False, False]  # apparel is not "any"
+    assert signals["sexual_terms.explicit"].evaluate(table)[1].tolist() == [
+        True, False, False, True, False, False]
+    assert signals["sexual_terms.apparel"].evaluate(table)[1].tolist() == [
+        False, False, False, False, True, False]
 
 
 def test_dataset_tagger_scores_and_labels():

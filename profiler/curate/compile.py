@@ -46,7 +46,7 @@ _ORDER_TESTS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_
 class Vocabulary:
     """Known values of text columns: a typo'd value is an error, not a filter matching nothing.
 
-    `ordered` columns also accept < <= > >= in their declared order (none < suggestive < explicit).
+    `ordered` columns also accept < <= > >= in their declared order (none < apparel < suggestive < explicit).
     """
 
     values: Mapping[str, Sequence[str]] = field(default_factory=dict)

@@ -21,6 +21,7 @@ KNOWN_SIGNALS: tuple[tuple[str, str, str], ...] = (
     ("dataset.nsfw_label", "Dataset: NSFW label", 'dataset.nsfw_label == "NSFW"'),
     ("sexual_terms.any", "Caption: sexual terms", 'sexual_terms.level >= "suggestive"'),
     ("sexual_terms.explicit", "Caption: explicit terms", 'sexual_terms.level == "explicit"'),
+    ("sexual_terms.apparel", "Caption: intimate apparel listing", 'sexual_terms.level == "apparel"'),
 )
 NOT_SIGNALS = ("identity.",)  # boolean tag columns that say who, not what
 

@@ -2,8 +2,8 @@
 
 Vectorized in three steps: one RE2 pass over all captions finds candidates (an identity term or
 a person noun); only candidates are tokenized; token ids then go through numpy rules (window
-to a person noun, colour-word restrictions, possessive and product-noun checks), never a Python loop
-per caption.
+to a person noun, colour-word restrictions, possessive and product-noun checks, an identity
+adjective used as a noun after a determiner), never a Python loop per caption.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ class IdentityTagger(Tagger):
         identity_captions = candidate_captions.filter(pa.array(has_identity))
         # "Black Friday sale": an identity term with no person noun and no identity noun can
         # make no mention, so only the rest goes through tokenizing and the token rules.
-        scan = match_mask(identity_captions, lex.mention_possible_pattern)
+        scan = np.zeros(len(identity_captions), bool)
+        for pattern in lex.mention_possible_patterns:
+            scan |= match_mask(identity_captions, pattern)
         scanned_rows = identity_rows[scan]
         mentions, scanned_gender = self._scan(identity_captions.filter(pa.array(scan)))
         mentions.row = scanned_rows[mentions.row]
@@ -150,9 +152,16 @@ class IdentityTagger(Tagger):
         person_gender = attr(lex.person_gender, -1).astype(np.int8)
         is_modifier = attr(lex.modifier, False)
         next_is_person = _shift(person_gender >= 0, parent, 1, False)
+        # "a Dutch national" ends the phrase; "Indian National Congress" does not.
+        ends_phrase = _shift(attr(lex.follower, False), parent, 1, False)
+        ends_phrase |= ~_shift(np.ones(len(ids), bool), parent, 1, False)
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
+        is_person &= ~attr(lex.weak, False) | ends_phrase
         possessive = attr(lex.possessive, False)
-        product_next = _shift(attr(lex.product, False), parent, 1, False)
+        product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
+            attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False),
+            parent, lex.product_window,
+        )
         is_identity = group >= 0
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
 
@@ -165,8 +174,16 @@ class IdentityTagger(Tagger):
         )
         adjective_ok = (found_at >= 0) & ~(possessive[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~product_next[noun_pos] | ~colour
+        # "Italian designer handbags": a derived noun before a product noun is a modifier.
+        adjective_ok &= ~(attr(lex.derived, False)[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
+        # "the first Emirati to ...", "Two Chinese arrested": an adjective used as a noun.
+        noun_ok |= (
+            (found_at < 0) & ~colour & ends_phrase
+            & _shift(attr(lex.determiner, False), parent, -1, False)
+        )
+        noun_gender = np.where(noun_gender >= 0, noun_gender, UNSPECIFIED).astype(np.int8)
         descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender)
 
         mention = is_identity & (adjective_ok | noun_ok | descent_ok)
@@ -182,7 +199,8 @@ class IdentityTagger(Tagger):
         pos = np.flatnonzero(mention)
         mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
 
-        plain_person = (person_gender >= 0) & ~possessive  # same nouns as _gender_by_pattern
+        # the same nouns as _gender_by_pattern: derived ones only make mentions
+        plain_person = (person_gender >= 0) & ~possessive & ~attr(lex.derived, False)
         row_gender = _combine_genders(parent[plain_person], person_gender[plain_person], m)
         return mentions, row_gender
 
@@ -200,12 +218,24 @@ def _shift(values: np.ndarray, parent: np.ndarray, offset: int, fill) -> np.ndar
     return out
 
 
+def _product_ahead(product, breaker, parent, window: int) -> np.ndarray:
+    """A product noun within `window` tokens after each token, with no function word between
+    ("Black Ladies Cotton Socks" is a product; "White man in a suit" is not)."""
+    ahead = _shift(product, parent, 1, False)
+    open_path = _shift(~breaker & ~product, parent, 1, False)
+    for step in range(2, window + 1):
+        ahead |= open_path & _shift(product, parent, step, False)
+        open_path &= _shift(~breaker & ~product, parent, step, False)
+    return ahead
+
+
 def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed) -> None:
     """Longest multiword identity terms first: mark the head token, absorb the rest."""
     claimed = np.zeros(len(ids), bool)
+    present = set(np.unique(ids).tolist())
     for term in lex.multiwords:
         k = len(term.token_ids)
-        if len(ids) < k:
+        if len(ids) < k or not present.issuperset(term.token_ids):
             continue
         hit = np.ones(len(ids) - k + 1, bool)
         for offset, token_id in enumerate(term.token_ids):

@@ -31,7 +31,12 @@ class _Entry:
     descent: bool = False
     diaspora: bool = False
     product: bool = False
+    brand: bool = False
     colour_blocker: bool = False
+    derived: bool = False  # a person noun only for mentions (WordNet vocabulary, weak nouns)
+    weak: bool = False
+    determiner: bool = False
+    follower: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,13 +71,20 @@ class IdentityLexicon:
     descent: np.ndarray
     diaspora: np.ndarray
     product: np.ndarray
+    brand: np.ndarray
     colour_blocker: np.ndarray
+    derived: np.ndarray
+    weak: np.ndarray
+    determiner: np.ndarray
+    follower: np.ndarray
     of_id: int
+    product_window: int = 1
     multiwords: list[Multiword] = field(default_factory=list)
     identity_pattern: str = ""
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
-    # Rows with an identity term need the token rules only if one of these is present too.
-    mention_possible_pattern: str = ""
+    # Rows with an identity term need the token rules only if one of these matches too. Kept
+    # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
+    mention_possible_patterns: tuple[str, ...] = ()
 
     @property
     def candidate_pattern(self) -> str:
@@ -132,7 +144,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             add_identity(term, gi, MALE, False)
 
     nouns = require(data, "person_nouns")
-    for gender, key in ((FEMALE, "female"), (MALE, "male"), (UNSPECIFIED, "unspecified")):
+    for gender, key in ((FEMALE, "female"), (MALE, "male"), (UNSPECIFIED, "unspecified"),
+                        (UNSPECIFIED, "extra")):
         for noun in nouns.get(key, []):
             for surface, possessive in _noun_forms(noun.lower()):
                 e = entry(surface)
@@ -145,10 +158,21 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         e.person_gender = base_gender if base_gender >= 0 else UNSPECIFIED
         e.possessive = True
 
+    # Derived vocabularies only fill gaps: a hand-listed noun or an identity term keeps its
+    # meaning. They make mentions but take no part in a row's gender without one.
+    for noun in [*nouns.get("weak", []), *nouns.get("wordnet", [])]:
+        e = entry(noun.lower())
+        if e.person_gender < 0 and e.group < 0:
+            e.person_gender, e.derived = _derived_gender(noun.lower()), True
+    for noun in nouns.get("weak", []):
+        entries[noun.lower()].weak = True
+
     grammar = require(data, "grammar")
-    for flag, key in (("modifier", "modifiers"), ("connector", "connectors"),
-                      ("descent", "descent_words"), ("diaspora", "diaspora_suffixes"),
-                      ("product", "product_nouns")):
+    for flag, key in (("modifier", "modifiers"), ("modifier", "modifiers_roles"),
+                      ("connector", "connectors"), ("descent", "descent_words"),
+                      ("diaspora", "diaspora_suffixes"), ("product", "product_nouns"),
+                      ("brand", "brand_nouns"),
+                      ("determiner", "determiners"), ("follower", "noun_followers")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
@@ -169,9 +193,17 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     ]
     any_person = [s for s, e in entries.items() if e.person_gender >= 0 and "'" not in s]
     person_terms = [
-        [s for s, e in entries.items() if e.person_gender == gender and not e.possessive]
+        [s for s, e in entries.items()
+         if e.person_gender == gender and not e.possessive and not e.derived]
         for gender in (FEMALE, MALE, UNSPECIFIED)
     ]
+    determiners = [s for s, e in entries.items() if e.determiner]
+    # "Two Chinese arrested": an identity term used as a noun after a determiner.
+    adjectives = [s for s, e in entries.items()
+                  if e.group >= 0 and e.noun_gender < 0 and not e.colour]
+    adjectives += [" ".join(m[0]) for m in multiwords if m[2] < 0]
+    noun_use = (rf"{alternation(determiners)}[\s\-_]+{alternation(adjectives)}"
+                if determiners else "")
     neutral = grammar.get("neutral_phrases", [])
     return IdentityLexicon(
         name=data["meta"]["name"],
@@ -195,8 +227,14 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         descent=column("descent", bool),
         diaspora=column("diaspora", bool),
         product=column("product", bool),
+        brand=column("brand", bool),
         colour_blocker=column("colour_blocker", bool),
+        derived=column("derived", bool),
+        weak=column("weak", bool),
+        determiner=column("determiner", bool),
+        follower=column("follower", bool),
         of_id=index["of"],
+        product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
             (Multiword(tuple(index[w] for w in words), g, ng, lemma)
              for words, g, ng, lemma in multiwords),
@@ -204,9 +242,20 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         ),
         identity_pattern=alternation(identity_terms),
         person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
-        mention_possible_pattern=alternation(identity_nouns + any_person),
+        mention_possible_patterns=tuple(
+            p for p in (alternation(identity_nouns + any_person), noun_use) if p
+        ),
         neutral_pattern=alternation(neutral) if neutral else "",
     )
+
+
+def _derived_gender(noun: str) -> int:
+    """Gender a derived noun's form gives ("batswoman", "batsman"); else unspecified."""
+    if noun.endswith(("woman", "women", "wife", "wives", "ess", "esses")):
+        return FEMALE
+    if noun.endswith(("man", "men")) and not noun.endswith(("uman", "umen", "aman", "amen")):
+        return MALE
+    return UNSPECIFIED
 
 
 def _noun_forms(noun: str) -> list[tuple[str, bool]]:

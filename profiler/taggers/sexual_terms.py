@@ -1,4 +1,9 @@
-"""sexual_terms tagger: explicit / suggestive vocabulary in the caption (a lexicon signal)."""
+"""sexual_terms tagger: explicit / suggestive vocabulary in the caption (a lexicon signal).
+
+Levels, lowest first: none, apparel (intimate apparel offered as a product), suggestive,
+explicit. One RE2 pass over all captions finds candidates; only those are lower-cased, cleared
+of neutral uses (the colour nude, thong sandals, news about abuse, ...) and matched per level.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from profiler.taggers.lexicon import load_lexicon, require
 from profiler.taggers.text import alternation, match_mask
 
 LEVEL = "sexual_terms.level"
-_NONE, _SUGGESTIVE, _EXPLICIT = range(3)
+_NONE, _APPAREL, _SUGGESTIVE, _EXPLICIT = (SEXUAL_LEVELS.index(v) for v in
+                                           ("none", "apparel", "suggestive", "explicit"))
 
 
 class SexualTermsTagger(Tagger):
@@ -24,11 +30,21 @@ class SexualTermsTagger(Tagger):
         self._meta = data["meta"]
         explicit = require(data, "levels.explicit.terms")
         suggestive = require(data, "levels.suggestive.terms")
+        apparel_spec = data.get("levels", {}).get("apparel", {})
+        apparel = apparel_spec.get("terms", [])
         self.explicit_pattern = alternation(explicit, plural=True)
         self.suggestive_pattern = alternation(suggestive, plural=True)
-        self.any_pattern = alternation([*explicit, *suggestive], plural=True)
-        neutral = data.get("neutral", {}).get("phrases", [])
-        self.neutral_pattern = alternation(neutral, plural=True) if neutral else ""
+        self.apparel_pattern = alternation(apparel, plural=True)
+        self.any_pattern = alternation([*explicit, *suggestive, *apparel], plural=True)
+        # An apparel term worn by a person outside a listing reads as suggestive; on a
+        # children's product it is no level at all.
+        self.person_pattern = alternation(apparel_spec.get("person", []))
+        self.listing_pattern = alternation(apparel_spec.get("listing", []))
+        self.child_pattern = alternation(apparel_spec.get("child", []))
+        neutral = data.get("neutral", {})
+        parts = [alternation(neutral["phrases"], plural=True)] if neutral.get("phrases") else []
+        parts += [f"(?:{p})" for p in neutral.get("patterns", [])]
+        self.neutral_pattern = "|".join(parts)
         self._levels = pa.array(SEXUAL_LEVELS, pa.string())
 
     def versions(self) -> dict[str, str]:
@@ -39,33 +55,53 @@ class SexualTermsTagger(Tagger):
 
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         captions = batch.column(CAPTION)
-        level = np.zeros(len(captions), np.int8)
+        level = np.full(len(captions), _NONE, np.int8)
         candidates = np.flatnonzero(match_mask(captions, self.any_pattern))
         if len(candidates):
             text = pc.utf8_lower(captions.take(pa.array(candidates)))
             if self.neutral_pattern:
                 text = pc.replace_substring_regex(text, self.neutral_pattern, " ")
-            suggestive = match_mask(text, self.suggestive_pattern, ignore_case=False)
-            explicit = match_mask(text, self.explicit_pattern, ignore_case=False)
-            level[candidates] = np.where(explicit, _EXPLICIT, np.where(suggestive, _SUGGESTIVE, _NONE))
+            level[candidates] = self._levels_of(text)
         return {LEVEL: self._levels.take(pa.array(level))}
+
+    def _levels_of(self, text: pa.Array) -> np.ndarray:
+        """Level codes of lower-cased, neutral-cleared candidate captions."""
+        explicit = match_mask(text, self.explicit_pattern, ignore_case=False)
+        suggestive = match_mask(text, self.suggestive_pattern, ignore_case=False)
+        apparel = match_mask(text, self.apparel_pattern, ignore_case=False) & ~(explicit | suggestive)
+        if apparel.any():
+            rows = np.flatnonzero(apparel)
+            only = text.take(pa.array(rows))
+            child = match_mask(only, self.child_pattern, ignore_case=False)
+            worn = match_mask(only, self.person_pattern, ignore_case=False)
+            worn &= ~match_mask(only, self.listing_pattern, ignore_case=False)
+            apparel[rows[child]] = False
+            suggestive[rows[worn & ~child]] = True
+            apparel[rows[worn]] = False
+        return np.select([explicit, suggestive, apparel], [_EXPLICIT, _SUGGESTIVE, _APPAREL], _NONE)
 
     def signals(self) -> tuple[Signal, ...]:
         return (
             Signal("sexual_terms.any", "Caption: sexual terms",
-                   "caption contains a suggestive or explicit term", _level_at_least(_SUGGESTIVE),
+                   "caption contains a suggestive or explicit term", _level_in(_SUGGESTIVE, _EXPLICIT),
                    from_caption=True),
             Signal("sexual_terms.explicit", "Caption: explicit terms",
-                   "caption contains an explicit term", _level_at_least(_EXPLICIT),
+                   "caption contains an explicit term", _level_in(_EXPLICIT, _EXPLICIT),
+                   from_caption=True),
+            Signal("sexual_terms.apparel", "Caption: intimate apparel listing",
+                   "caption offers intimate apparel (bikinis, thongs, corsets, ...) with no "
+                   "suggestive or explicit term", _level_in(_APPAREL, _APPAREL),
                    from_caption=True),
         )
 
 
-def _level_at_least(minimum: int):
+def _level_in(lowest: int, highest: int):
     def evaluate(tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         column = tags.column(LEVEL)
         observed = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), bool)
-        codes = pc.index_in(column, value_set=pa.array(SEXUAL_LEVELS)).fill_null(-1).to_numpy()
-        return observed, np.asarray(codes) >= minimum
+        codes = np.asarray(
+            pc.index_in(column, value_set=pa.array(SEXUAL_LEVELS)).fill_null(-1).to_numpy()
+        )
+        return observed, (codes >= lowest) & (codes <= highest)
 
     return evaluate

@@ -1,0 +1,91 @@
+"""Precision and recall of the caption taggers against the hand labels of real captions.
+
+Why this exists: the caption taggers are tuned on the `tune` half of
+tests/data/real_captions_labelled.csv and judged on the `holdout` half (see
+tests/data/LABELLING.md). This prints both halves' figures with 95% Wilson intervals, and with
+`--errors tune` the tune half's false positives and negatives to work from. Holdout errors are
+printed only when asked by name (`--errors holdout`), after tuning is over.
+
+    .venv/bin/python bench/caption_quality.py [--errors tune]
+
+The captions are the 5,000 real captions of ../shared/data/real-captions (not part of the
+product); without them the script exits with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from profiler.stats.rates import wilson
+from profiler.taggers.identity import PERSON_MENTION, IdentityTagger
+from profiler.taggers.sexual_terms import LEVEL, SexualTermsTagger
+
+ROOT = Path(__file__).resolve().parents[1]
+CAPTIONS = ROOT.parent / "shared" / "data" / "real-captions" / "captions-5k.parquet"
+LABELS = ROOT / "tests" / "data" / "real_captions_labelled.csv"
+SEXUAL = ("suggestive", "explicit")
+
+
+def predictions() -> tuple[list[bool], list[str]]:
+    """Person-mention flags and sexual levels of the 5,000 captions, from the shipped taggers."""
+    captions = pq.read_table(CAPTIONS, columns=["TEXT"]).column("TEXT").combine_chunks()
+    batch = pa.RecordBatch.from_pydict({"caption": captions})
+    person = IdentityTagger().tag(batch)[PERSON_MENTION].to_pylist()
+    level = SexualTermsTagger().tag(batch)[LEVEL].to_pylist()
+    return person, level
+
+
+def confusion(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
+    """tp/fp/fn and precision/recall with Wilson intervals from (predicted, true) pairs."""
+    tp = sum(p and t for p, t in pairs)
+    fp = sum(p and not t for p, t in pairs)
+    fn = sum(t and not p for p, t in pairs)
+    out: dict[str, float] = {"n": len(pairs), "tp": tp, "fp": fp, "fn": fn}
+    for name, k, n in (("precision", tp, tp + fp), ("recall", tp, tp + fn)):
+        low, high = wilson(k, n) if n else (0.0, 1.0)
+        out[name], out[f"{name}_low"], out[f"{name}_high"] = (k / n if n else float("nan")), low, high
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--errors", choices=("tune", "holdout"), help="list this half's errors")
+    args = parser.parse_args(argv)
+    if not CAPTIONS.exists():
+        print(f"{CAPTIONS} is absent: these figures need the shared real captions", file=sys.stderr)
+        return 2
+    person, level = predictions()
+    with LABELS.open(newline="", encoding="utf-8") as handle:
+        labels = list(csv.DictReader(handle))
+    checks = {
+        "identity.person_mention": lambda r: (person[int(r["row"])], r["person_mention"] == "1"),
+        "sexual_terms.any": lambda r: (level[int(r["row"])] in SEXUAL, r["sexual_level"] in SEXUAL),
+        "sexual_terms.apparel": lambda r: (level[int(r["row"])] == "apparel",
+                                           r["sexual_level"] == "apparel"),
+    }
+    for split in ("tune", "holdout"):
+        rows = [r for r in labels if r["split"] == split]
+        for signal, check in checks.items():
+            c = confusion([check(r) for r in rows])
+            print(f"{split:8} {signal:24} n={c['n']} tp={c['tp']} fp={c['fp']} fn={c['fn']}  "
+                  f"precision {c['precision']:.3f} [{c['precision_low']:.3f}, {c['precision_high']:.3f}]  "
+                  f"recall {c['recall']:.3f} [{c['recall_low']:.3f}, {c['recall_high']:.3f}]")
+    if args.errors:
+        for r in (r for r in labels if r["split"] == args.errors):
+            for signal, check in checks.items():
+                predicted, true = check(r)
+                if predicted != true:
+                    kind = "FP" if predicted else "FN"
+                    shown = level[int(r["row"])] if signal.startswith("sexual") else ""
+                    print(f"{kind} {signal} {r['row']} {shown} {r['caption'][:150]!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
