@@ -49,7 +49,7 @@ def finish_run(
     }
     baseline = load_stats_document(spec.baseline) if getattr(spec, "baseline", None) else None
     curation = None
-    if spec.write_tags and counts.tagged:
+    if spec.write_tags and counts.tagged and counts.shards_completed:  # curation reads complete shards
         from profiler.curate.impact import standard_filter_impacts
 
         curation = standard_filter_impacts(folder.root, spec.stats.min_support, spec.stats.confidence)

@@ -36,10 +36,9 @@ from typing import Any
 
 from profiler.errors import UserError
 from profiler.files import atomic_write_bytes, atomic_write_json
-from profiler.sources.units import UNIT_NAME
+from profiler.sources.units import UNIT_NAME, UNITS_SUFFIX
 
 RUN_FILE = "run.json"
-UNITS_SUFFIX = ".units.json"  # parts/<shard id>.units.json: the work units of a split file
 LOCK_FILE = "run.lock"
 TEMP_SUFFIXES = (".partial", ".tmp")  # left behind by a killed run; never read
 HISTORY_KEEP = 50  # run.json keeps the last runs' summaries

@@ -31,6 +31,7 @@ UNIT_OPTION = "row_groups"  # Shard.extra key of a unit: "lo-hi"
 SHARE_OPTION = "unit_share"  # the unit's share of the file's rows (progress weights)
 DEFAULT_UNIT_ROWS = 1_000_000  # small enough that a resume redoes little, large enough to be cheap
 UNIT_NAME = re.compile(r"rg(\d+)-(\d+)")
+UNITS_SUFFIX = ".units.json"  # <run>/parts/<file id>.units.json: a split file's units, in order
 SPLITTABLE = ("parquet",)
 
 
