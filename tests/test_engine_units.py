@@ -241,3 +241,11 @@ def test_a_failed_unit_fails_alone(tmp_path):
     assert stats["rows"]["read"] == 8_000 and stats["shards"]["completed"] == 0
     markers = sorted(p.name for p in (result.out / "parts" / "f").glob("*.done"))
     assert len(markers) == 7 and "rg00005-00006.done" not in markers
+
+
+def test_ray_engine_runs_units(big, whole_run, tmp_path):
+    """Ray tasks per unit: the driver saves each unit's parts; the merge is the local one's."""
+    pytest.importorskip("ray")
+    out = run_profile(spec(big, tmp_path / "ray", unit_rows=UNIT_ROWS, engine="ray")).out
+    assert comparable(load_stats(out)) == comparable(load_stats(whole_run))
+    assert len(list((out / "parts" / "big").glob("*.done"))) == 8
