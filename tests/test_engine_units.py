@@ -24,7 +24,7 @@ from profiler.sources import read_shard
 from profiler.sources.discover import discover_shards
 from profiler.sources.selection import Selection
 from profiler.sources.units import plan_units, row_group_rows, split_row_groups, unit_id
-from tests.engine_data import comparable, load_stats, write_shards
+from tests.engine_data import cli, comparable, load_stats, write_shards
 
 ROWS = 24_000
 ROW_GROUP = 1_000
@@ -249,3 +249,14 @@ def test_ray_engine_runs_units(big, whole_run, tmp_path):
     out = run_profile(spec(big, tmp_path / "ray", unit_rows=UNIT_ROWS, engine="ray")).out
     assert comparable(load_stats(out)) == comparable(load_stats(whole_run))
     assert len(list((out / "parts" / "big").glob("*.done"))) == 8
+
+
+def test_unit_rows_from_the_command_line_and_the_toml(big, tmp_path):
+    bad = cli("profile", str(big), "--out", str(tmp_path / "x"), "--unit-rows", "-5")
+    assert bad.returncode == 2 and "unit-rows" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    config = tmp_path / "units.toml"
+    config.write_text(f"[run]\nunit_rows = {UNIT_ROWS}\nprogress_seconds = 60\n")
+    good = cli("profile", str(big), "--out", str(tmp_path / "y"), "--config", str(config), "--workers", "2")
+    assert good.returncode == 0, good.stderr
+    assert len(RunFolder(tmp_path / "y").unit_ids("big")) == 8

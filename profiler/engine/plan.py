@@ -103,11 +103,13 @@ def plan_shards(
             plan.changed.append(shard.id)
         todo.append((shard, selection, signature))
     recorded = {s.id: _recorded_split(folder, s, sig) for s, _, sig in todo}
-    layouts = _footers([s for s, _, _ in todo if recorded[s.id] is None], spec)
+    layouts = _footers([s for s, sel, _ in todo if recorded[s.id] is None
+                        and not (sel is not None and sel.limit == 0)], spec)
     for shard, selection, signature in todo:
         units = recorded[shard.id]
         if units is None:
-            units = plan_units(shard, layouts.get(shard.id), _unit_rows(spec))
+            reads_nothing = selection is not None and selection.limit == 0  # past the --limit
+            units = [shard] if reads_nothing else plan_units(shard, layouts.get(shard.id), _unit_rows(spec))
         index = None if len(units) == 1 else {
             "signature": signature, "units": [unit_id(u).rsplit("/", 1)[1] for u in units],
             "shares": [float(u.option(SHARE_OPTION, "1")) for u in units]}
