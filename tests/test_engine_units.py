@@ -260,3 +260,15 @@ def test_unit_rows_from_the_command_line_and_the_toml(big, tmp_path):
     good = cli("profile", str(big), "--out", str(tmp_path / "y"), "--config", str(config), "--workers", "2")
     assert good.returncode == 0, good.stderr
     assert len(RunFolder(tmp_path / "y").unit_ids("big")) == 8
+
+
+def test_examples_do_not_depend_on_batches_or_units(tmp_path):
+    """The report's snippets are the first N per group in file order, however rows are cut
+    (a batch holds more person mentions than any cap on the rows looked at)."""
+    write_shards(tmp_path / "data", ["long.parquet"], 72_000, row_group=4_000)
+    one = run_profile(spec(tmp_path / "data", tmp_path / "one", unit_rows=0, examples_per_group=600)).out
+    cut = run_profile(spec(tmp_path / "data", tmp_path / "cut", unit_rows=12_000, batch_size=700,
+                           examples_per_group=600)).out
+    examples = json.loads((one / "examples.json").read_text())
+    assert sum(len(v) for v in examples.values()) > 5000
+    assert json.loads((cut / "examples.json").read_text()) == examples

@@ -337,11 +337,29 @@ def _tag(batch: pa.RecordBatch, taggers: tuple[Tagger, ...]) -> pa.Table:
     return pa.table(columns)
 
 
+def _first_rows_per_group(groups: pa.ChunkedArray, per_group: int) -> np.ndarray:
+    """Sorted rows holding one of the first `per_group` mentions of some group: all that the
+    row-by-row fill below can use, so the examples do not depend on where batches (or work
+    units) start."""
+    groups = groups.combine_chunks()
+    flat = pc.list_flatten(groups)
+    if not len(flat):
+        return np.empty(0, np.int64)
+    parents = pc.list_parent_indices(groups).to_numpy()
+    codes = pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")  # by group, rows ascending within a group
+    sorted_codes = codes[order]
+    rank = np.arange(len(order)) - np.searchsorted(sorted_codes, sorted_codes)
+    return np.unique(parents[order[rank < per_group]])
+
+
 def _collect_examples(examples: dict, batch: pa.RecordBatch, tags: pa.Table, per_group: int) -> None:
     """Keep the first few person-mention captions per group (snippets for the report)."""
     if PERSON_MENTION not in tags.column_names or per_group <= 0:
         return
-    rows = np.flatnonzero(tags.column(PERSON_MENTION).to_numpy(zero_copy_only=False))[:5000]
+    mentions = tags.column(GROUPS)
+    rows = _first_rows_per_group(  # groups of person-mention rows only, as always
+        pc.if_else(tags.column(PERSON_MENTION), mentions, pa.scalar(None, mentions.type)), per_group)
     if not len(rows):
         return
     picked = pa.array(rows)
