@@ -32,7 +32,6 @@ from profiler.sources.units import (
     DEFAULT_UNIT_ROWS,
     SHARE_OPTION,
     SPLITTABLE,
-    UNIT_NAME,
     plan_units,
     row_group_rows,
     unit_id,
@@ -95,7 +94,7 @@ def plan_shards(
     todo: list[tuple[Shard, Selection | None, dict[str, Any]]] = []
     for shard, selection in zip(shards, selections(shards, spec), strict=True):
         signature = shard_signature(shard, selection)
-        if _complete(folder, shard.id, signature):
+        if _complete(folder, shard, signature):
             plan.complete.append(shard.id)
             continue
         index = folder.units_index(shard.id)
@@ -129,25 +128,12 @@ def unit_signature(signature: dict[str, Any], unit: Shard) -> dict[str, Any]:
     return {**signature, "row_groups": list(unit_range(unit) or ())}
 
 
-def _complete(folder: RunFolder, shard_id: str, signature: dict[str, Any]) -> bool:
+def _complete(folder: RunFolder, shard: Shard, signature: dict[str, Any]) -> bool:
     """The shard's own marker matches, or it was split and every unit's marker matches."""
-    units = _recorded_split_names(folder, shard_id, signature)
+    units = _recorded_split(folder, shard, signature)
     if units is None:
-        return folder.units_index(shard_id) is None and folder.is_done(shard_id, signature)
-    return all(folder.is_done(f"{shard_id}/{name}", {**signature, "row_groups": _span(name)})
-               for name in units)
-
-
-def _span(name: str) -> list[int]:
-    match = UNIT_NAME.fullmatch(name)
-    return [int(match.group(1)), int(match.group(2))] if match else []
-
-
-def _recorded_split_names(folder: RunFolder, shard_id: str, signature: dict[str, Any]) -> list[str] | None:
-    index = folder.units_index(shard_id)
-    if index is None or index.get("signature") != signature:
-        return None
-    return list(index["units"])
+        return folder.units_index(shard.id) is None and folder.is_done(shard.id, signature)
+    return all(folder.is_done(unit_id(u), unit_signature(signature, u)) for u in units)
 
 
 def _recorded_split(folder: RunFolder, shard: Shard, signature: dict[str, Any]) -> list[Shard] | None:
