@@ -199,6 +199,9 @@ def _scale_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-seed", type=int, metavar="N", help="seed of the sample (default 0)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="profile at most N rows in total (the first shards first)")
+    parser.add_argument("--unit-rows", type=int, metavar="N",
+                        help="split parquet files into work units of about N rows (whole row groups) "
+                             "that run in parallel and resume one by one (default about 1M; 0: whole files)")
     parser.add_argument("--engine", choices=("local", "ray"), help="where shards run (default: local)")
     parser.add_argument("--address", metavar="ADDR",
                         help="Ray cluster to join: auto, ray://HEAD:10001 (with --engine ray; "
@@ -260,7 +263,7 @@ def _execute(spec, args: argparse.Namespace) -> int:
     if args.redact:
         spec.redact_captions = True
     for name in ("incremental", "sample_per_shard", "sample_seed", "limit", "engine", "address",
-                 "dated", "date", "source_format", "embedding_cache", "cache_embeddings"):
+                 "dated", "date", "source_format", "embedding_cache", "cache_embeddings", "unit_rows"):
         if getattr(args, name, None) is not None:
             setattr(spec, name, getattr(args, name))
     _apply_model_flags(spec, args)

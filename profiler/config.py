@@ -32,7 +32,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "run": {"name": str, "out": str, "workers": int, "executor": str, "batch_size": int,
             "write_tags": bool, "engine": str, "address": str, "incremental": bool,
             "sample_per_shard": int, "sample_seed": int, "limit": int, "progress_seconds": float,
-            "dated": bool, "embedding_cache": str, "cache_embeddings": bool},
+            "dated": bool, "embedding_cache": str, "cache_embeddings": bool,
+            "unit_rows": int},
     "source": {"paths": list, "columns": dict, "sample": dict, "format": str},
     "taggers": {"enabled": list, **{name: dict for name in REGISTRY}},
     "stats": {"min_support": int, "confidence": float, "alpha": float},
@@ -70,6 +71,8 @@ class RunSpec:
     source_format: str = "auto"  # parquet, webdataset, image_files, clip_retrieval, hf, or auto
     embedding_cache: str | None = None  # read cached embeddings here (default <out>/embeddings)
     cache_embeddings: bool = True  # store the embeddings model taggers compute
+    # rows per work unit inside a parquet file (row-group ranges); None: automatic, 0: whole files
+    unit_rows: int | None = None
 
     def validate(self) -> RunSpec:
         if not self.sources:
@@ -105,6 +108,9 @@ class RunSpec:
                 raise UserError(f"{name.replace('_', '-')} must be a positive number of rows, got {value}")
         if self.progress_seconds <= 0:
             raise UserError("progress_seconds must be positive")
+        if self.unit_rows is not None and self.unit_rows < 0:
+            raise UserError("unit-rows must be 0 (whole files) or a positive number of rows, "
+                            f"got {self.unit_rows}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -191,7 +197,7 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
 
 
 _RUN_KEYS = ("engine", "address", "incremental", "sample_per_shard", "sample_seed", "limit",
-             "progress_seconds", "dated", "cache_embeddings")
+             "progress_seconds", "dated", "cache_embeddings", "unit_rows")
 
 
 def _tagger_settings(taggers: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,9 @@
 """A profiled run as curation input: its complete tag shards, schema, taxonomy and sources.
 
 Reads only what `profile` has written before its report (run.json, tags/, parts/*.done), so the
-report can call curation functions while the run is being finished.
+report can call curation functions while the run is being finished. A file profiled as several
+work units (parts/<id>.units.json lists them) is one shard here: complete when every unit is,
+its tags the units' tag files (tags/<id>/rgLLLLL-HHHHH.parquet) in file order.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow.parquet as pq
 from profiler.curate.compile import Vocabulary
 from profiler.errors import UserError
 from profiler.schema import GENDERS, KEY, SEXUAL_LEVELS
+from profiler.sources.units import UNITS_SUFFIX
 from profiler.taggers.dataset import NSFW_LABEL, NSFW_LABELS
 from profiler.taggers.identity import GENDER, GROUPS, MENTIONS
 from profiler.taggers.identity_lexicon import MENTION_GENDERS
@@ -38,21 +41,27 @@ class TaggedRun:
     schema: pa.Schema
     groups: dict[str, str] = field(default_factory=dict)  # group -> label, taxonomy order
     aggregates: dict[str, list[str]] = field(default_factory=dict)
+    tag_files: dict[str, list[Path]] = field(default_factory=dict)  # a split shard: its units' files
 
     def tags_path(self, shard_id: str) -> Path:
         return self.root / "tags" / f"{shard_id}.parquet"
 
+    def tag_paths(self, shard_id: str) -> list[Path]:
+        """The shard's tag files in row order: one, or one per work unit."""
+        return self.tag_files.get(shard_id) or [self.tags_path(shard_id)]
+
     def batches(self, shard_id: str, columns: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
         """Stream a shard's tags reading only `columns`; a column the shard lacks reads as nulls."""
-        parquet = pq.ParquetFile(self.tags_path(shard_id))
-        present = [c for c in columns if c in parquet.schema_arrow.names]
-        absent = [c for c in columns if c not in present]
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
-            table = pa.Table.from_batches([batch])
-            for name in absent:
-                table = table.append_column(
-                    self.schema.field(name), pa.nulls(table.num_rows, self.schema.field(name).type))
-            yield table.select(columns)
+        for path in self.tag_paths(shard_id):
+            parquet = pq.ParquetFile(path)
+            present = [c for c in columns if c in parquet.schema_arrow.names]
+            absent = [c for c in columns if c not in present]
+            for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
+                table = pa.Table.from_batches([batch])
+                for name in absent:
+                    table = table.append_column(
+                        self.schema.field(name), pa.nulls(table.num_rows, self.schema.field(name).type))
+                yield table.select(columns)
 
     def vocabulary(self) -> Vocabulary:
         """Known values of the text tag columns, so a typo'd value is an error."""
@@ -89,17 +98,36 @@ def open_tagged_run(run_dir: str | Path) -> TaggedRun:
     done = {_shard_id(p, root / "parts", ".done") for p in (root / "parts").rglob("*.done")}
     started = {_shard_id(p, root / "parts", ".counts.json")
                for p in (root / "parts").rglob("*.counts.json")}
-    shard_ids = sorted(s for s in tag_files if s in done)
-    incomplete = sorted((started | set(tag_files)) - set(shard_ids))
+    split = _split_shards(root / "parts")  # file id -> its unit ids
+    owner = {unit: shard for shard, units in split.items() for unit in units}
+    whole = {s for s in tag_files if s in done and s not in owner and s not in split}
+    units_of = {shard: [tag_files[u] for u in units if u in tag_files]  # a unit may tag no row
+                for shard, units in split.items()
+                if all(u in done for u in units) and any(u in tag_files for u in units)}
+    shard_ids = sorted(whole | set(units_of))
+    incomplete = sorted({owner.get(s, s) for s in started | set(tag_files)} - set(shard_ids))
     if not shard_ids:
-        why = ("it was profiled with --no-tags" if done else "no shard has finished")
+        why = ("it was profiled with --no-tags" if done and not tag_files else "no shard has finished")
         raise UserError(f"{root} holds no per-sample tags to curate ({why}): run bias-profiler profile "
                         "again without --no-tags")
-    schema = _unified_schema([tag_files[s] for s in shard_ids])
+    schema = _unified_schema([p for s in shard_ids for p in units_of.get(s, [tag_files.get(s)])])
     if KEY not in schema.names:
         raise UserError(f"the tag files of {root} have no key column; re-run bias-profiler profile")
     groups, aggregates = _taxonomy(spec) if GROUPS in schema.names else ({}, {})
-    return TaggedRun(root, spec, shard_ids, incomplete, schema, groups, aggregates)
+    return TaggedRun(root, spec, shard_ids, incomplete, schema, groups, aggregates, units_of)
+
+
+def _split_shards(parts: Path) -> dict[str, list[str]]:
+    """Files profiled as work units: id -> unit ids in file order (from parts/<id>.units.json)."""
+    out = {}
+    for path in parts.rglob(f"*{UNITS_SUFFIX}"):
+        try:
+            names = json.loads(path.read_text())["units"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged index: its units read as incomplete shards
+        shard_id = _shard_id(path, parts, UNITS_SUFFIX)
+        out[shard_id] = [f"{shard_id}/{name}" for name in names]
+    return out
 
 
 def _shard_id(path: Path, folder: Path, suffix: str) -> str:

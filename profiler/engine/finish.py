@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -14,6 +13,7 @@ from profiler.counts import Counts
 from profiler.engine.plan import sampling_meta
 from profiler.engine.runfolder import RunFolder
 from profiler.engine.shard import count_plan
+from profiler.engine.shard_parts import shard_counts, shard_examples
 from profiler.report import write_outputs
 from profiler.report.compare_report import load_stats_document
 from profiler.stats import compute_cells
@@ -30,7 +30,7 @@ def finish_run(
     counts = plan.empty()
     shard_parts: list[Counts] = []
     for shard_id in shard_ids:
-        part = Counts.from_dict(json.loads(folder.counts_path(shard_id).read_text()))
+        part = shard_counts(folder, shard_id)  # a split file: its units' parts added up
         counts = counts.merge(part)
         shard_parts.append(replace(part, terms=TermCounts.empty()))  # the bootstrap needs no words
     examples = merge_examples(folder, shard_ids, spec.examples_per_group)
@@ -49,7 +49,7 @@ def finish_run(
     }
     baseline = load_stats_document(spec.baseline) if getattr(spec, "baseline", None) else None
     curation = None
-    if spec.write_tags and counts.tagged:
+    if spec.write_tags and counts.tagged and counts.shards_completed:  # curation reads complete shards
         from profiler.curate.impact import standard_filter_impacts
 
         curation = standard_filter_impacts(folder.root, spec.stats.min_support, spec.stats.confidence)
@@ -63,10 +63,7 @@ def finish_run(
 def merge_examples(folder: RunFolder, shard_ids: list[str], per_group: int) -> dict[str, list]:
     merged: dict[str, list] = {}
     for shard_id in shard_ids:
-        path = folder.examples_path(shard_id)
-        if not path.exists():
-            continue
-        for group, rows in json.loads(path.read_text()).items():
+        for group, rows in shard_examples(folder, shard_id, per_group).items():
             bucket = merged.setdefault(group, [])
             bucket.extend(rows[: max(per_group - len(bucket), 0)])
     return merged

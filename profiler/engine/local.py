@@ -25,7 +25,7 @@ from profiler.config import RunSpec
 from profiler.counts import Counts
 from profiler.engine.embedding_cache import CACHE_FOLDER
 from profiler.engine.finish import finish_run
-from profiler.engine.plan import describe, plan_shards
+from profiler.engine.plan import ShardPlan, describe, plan_shards
 from profiler.engine.progress import Progress
 from profiler.engine.runfolder import RunFolder, fingerprint, locked
 from profiler.engine.scheduled import dated_spec
@@ -108,9 +108,9 @@ def _profile(
     for shard_id in plan.changed:
         log.warning("shard %s changed since it was profiled (file or row selection): profiling it again",
                     shard_id)
-    log.info("%d shard(s), %d already complete, %d to profile on %s", len(shards),
-             len(plan.complete), len(plan.jobs), _engine_label(spec, len(plan.jobs)))
-    progress = Progress({job.shard.id: job.shard.size for job in plan.jobs}, spec.progress_seconds)
+    log.info("%d shard(s), %d already complete, %d to profile%s on %s", len(shards),
+             len(plan.complete), len(plan.profiled), _units_note(plan), _engine_label(spec, len(plan.jobs)))
+    progress = Progress({job.unit_id: job.size for job in plan.jobs}, spec.progress_seconds)
     try:
         for result in _execute(plan.jobs, spec, folder, progress):
             progress.shard_done(result)
@@ -257,6 +257,14 @@ def _result(future: Future, job: ShardJob) -> ShardResult:
         outcome = failed_outcome(job, f"worker died: {type(error).__name__}: {error}", 0.0)
         save_outcome(RunFolder(Path(job.out)), outcome)
         return outcome.result
+
+
+def _units_note(plan: ShardPlan) -> str:
+    """How the shards to profile split into work units, when any did."""
+    if len(plan.jobs) == len(plan.profiled) and not plan.units_reused:
+        return ""
+    reused = f", {plan.units_reused} already complete" if plan.units_reused else ""
+    return f" as {len(plan.jobs)} work unit(s){reused}"
 
 
 def _engine_label(spec: RunSpec, jobs: int) -> str:

@@ -3,8 +3,9 @@
 One task per shard runs `profile_shard` (the same reader, taggers and counting as the local
 engine) and ships the shard's counts back; the driver writes parts and completion markers into
 the run folder, so resume, incremental runs and the merge are exactly the local engine's and
-the merged stats.json is identical. Tasks are per shard rather than Ray Data blocks because a
-shard is the unit of completion: a block split would lose the per-shard markers.
+the merged stats.json is identical. Tasks are per work unit (a shard, or a row-group range of a
+big parquet file) rather than Ray Data blocks because a unit is the unit of completion: a block
+split would lose the per-unit markers.
 
 Each task declares its resources: 1 CPU for the caption stage, plus the GPUs a tagger asks
 for (`num_gpus` on a tagger, for model taggers), so Ray places model shards on GPU nodes.
@@ -116,11 +117,11 @@ def _outcome(ray: Any, ref: Any, job: ShardJob) -> ShardOutcome:
 def _check_tags(folder: RunFolder, job: ShardJob, outcome: ShardOutcome) -> bool:
     """Warn (once) when a worker's tag file did not land in --out: no shared filesystem."""
     tagged = outcome.counts.tagged
-    if not job.write_tags or outcome.result.error or not tagged or folder.tags_path(job.shard.id).exists():
+    if not job.write_tags or outcome.result.error or not tagged or folder.tags_path(job.unit_id).exists():
         return False
     log.warning("tags of shard %s were written on a worker that does not share %s: use a shared "
                 "filesystem for --out on a multi-node cluster, or pass --no-tags",
-                job.shard.id, Path(job.out))
+                job.unit_id, Path(job.out))
     return True
 
 

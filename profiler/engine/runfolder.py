@@ -11,6 +11,13 @@ trees mirror the input tree, keyed like it (as dolma's attribute files mirror it
     <out>/tags/<shard id>.parquet          per-sample tags, keyed like the input rows
     <out>/stats.json, index.html, tables/*.csv, run.log
 
+A parquet file split into work units (row-group ranges, profiler/sources/units.py) has, instead
+of its own parts, one set per unit under a folder of its name, and an index of its units:
+
+    <out>/parts/<shard id>.units.json      the file's signature and its units, in file order
+    <out>/parts/<shard id>/rgLLLLL-HHHHH.{counts.json,examples.json,done}
+    <out>/tags/<shard id>/rgLLLLL-HHHHH.parquet   (tags/<shard id> reads as one parquet dataset)
+
 Every file is written to a temp file and renamed, so a `kill -9` at any moment leaves either
 the old file or the new one; a shard without a valid `.done` is profiled again.
 """
@@ -29,6 +36,7 @@ from typing import Any
 
 from profiler.errors import UserError
 from profiler.files import atomic_write_bytes, atomic_write_json
+from profiler.sources.units import UNIT_NAME, UNITS_SUFFIX
 
 RUN_FILE = "run.json"
 LOCK_FILE = "run.lock"
@@ -152,10 +160,54 @@ class RunFolder:
         return signature is None or "signature" not in marker or marker["signature"] == signature
 
     def forget(self, shard_id: str) -> None:
-        """Remove a shard's parts and tags (it left the source; --incremental drops it)."""
+        """Remove a shard's parts and tags, its units' too (it left the source; --incremental
+        drops it)."""
+        self._forget_whole(shard_id)
+        self.set_units(shard_id, None)
+
+    def _forget_whole(self, shard_id: str) -> None:
         for path in (self.counts_path(shard_id), self.examples_path(shard_id),
                      self.done_path(shard_id), self.tags_path(shard_id)):
-            path.unlink(missing_ok=True)
+            if path.is_file():
+                path.unlink(missing_ok=True)
+
+    # -- work units of a split file ----------------------------------------------------------------
+
+    def units_path(self, shard_id: str) -> Path:
+        return self.parts / f"{shard_id}{UNITS_SUFFIX}"
+
+    def units_index(self, shard_id: str) -> dict[str, Any] | None:
+        """{"signature": ..., "units": [names], "shares": [row shares]} of a split file, or None."""
+        try:
+            data = json.loads(self.units_path(shard_id).read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return data if isinstance(data, dict) and isinstance(data.get("units"), list) else None
+
+    def unit_ids(self, shard_id: str) -> list[str]:
+        """The ids whose parts make up the shard: its units in file order, or the shard itself."""
+        index = self.units_index(shard_id)
+        return [f"{shard_id}/{name}" for name in index["units"]] if index else [shard_id]
+
+    def set_units(self, shard_id: str, index: dict[str, Any] | None) -> None:
+        """Record how the shard is split (None: whole), removing every output of another split:
+        a whole file's parts and tags, or unit files not in the index (call only under the lock)."""
+        keep = set(index["units"]) if index else set()
+        if index is not None:
+            self._forget_whole(shard_id)
+            if self.units_index(shard_id) != index:
+                atomic_write_json(self.units_path(shard_id), index)
+        else:
+            self.units_path(shard_id).unlink(missing_ok=True)
+        for folder in (self.parts / shard_id, self.tags / shard_id):
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                name = path.name.split(".", 1)[0]
+                if path.is_file() and UNIT_NAME.fullmatch(name) and name not in keep:
+                    path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # gone when empty
 
     def mark_done(self, shard_id: str, marker: dict[str, Any] | None = None) -> None:
         atomic_write_bytes(self.done_path(shard_id), json.dumps(marker or {}, indent=1).encode())

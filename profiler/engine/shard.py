@@ -1,5 +1,8 @@
 """Profile one shard: stream batches, drop unusable rows by reason, tag, count, write parts.
 
+A job is one work unit: a whole shard, or a row-group range of a parquet file whose outputs go
+under the unit's id (`ShardJob.unit_id`); `read_shard` reads only the unit's row groups.
+
 Runs in a worker process; everything it needs arrives as plain data so it pickles cleanly.
 """
 
@@ -34,8 +37,14 @@ from profiler.errors import UserError
 from profiler.files import atomic_write_json
 from profiler.schema import CAPTION, IMAGE, KEY, ROW_PROBLEM
 from profiler.sources import ColumnMapping, Shard, read_shard
-from profiler.sources.parquet import MissingColumnsError, ReadInfo, shard_num_rows
+from profiler.sources.parquet import (
+    MissingColumnsError,
+    ReadInfo,
+    parquet_unit_selected_rows,
+    shard_num_rows,
+)
 from profiler.sources.selection import Selection
+from profiler.sources.units import unit_id, unit_range, unit_size
 from profiler.taggers import Tagger, build_taggers
 from profiler.taggers.identity import GROUPS, PERSON_MENTION, IdentityTagger
 
@@ -60,6 +69,16 @@ class ShardJob:
     signature: dict[str, Any] | None = None  # recorded in the completion marker
     cache_from: str | None = None  # embedding cache to read (default: the run's own)
     cache_write: bool = True  # store the embeddings model taggers compute under <out>/embeddings
+
+    @property
+    def unit_id(self) -> str:
+        """Whose outputs this job writes: the shard's, or one work unit's (`<id>/rgLLLLL-HHHHH`)."""
+        return unit_id(self.shard)
+
+    @property
+    def size(self) -> float | None:
+        """Bytes of input this job covers (a unit: its share of the file), for progress."""
+        return unit_size(self.shard)
 
 
 @dataclass
@@ -125,7 +144,7 @@ def profile_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> Shard
     except UserError:
         raise
     except Exception as first:  # a corrupt shard must not stop the run
-        log.warning("shard %s failed (%s: %s); trying it once more", job.shard.id,
+        log.warning("shard %s failed (%s: %s); trying it once more", job.unit_id,
                     type(first).__name__, first)
     try:
         return _profile_once(job, on_batch, started)
@@ -138,7 +157,7 @@ def profile_shard(job: ShardJob, on_batch: BatchCallback | None = None) -> Shard
 
 def _profile_once(job: ShardJob, on_batch: BatchCallback | None, started: float) -> ShardOutcome:
     folder = RunFolder(Path(job.out))
-    shard_id = job.shard.id
+    shard_id = job.unit_id
     taggers = cached_taggers(job.taggers, job.tagger_settings_json)
     plan = count_plan(taggers)
     counts = plan.empty()
@@ -202,11 +221,11 @@ class _Caches:
         self.writers: dict[str, CacheWriter] = {}
         self.columns = [c for t in taggers for c in t.cached_columns]
         for tagger in (t for t in taggers if t.cached_columns and t.cache_identity()):
-            reader = open_cache(read_root, tagger, job.shard.id, job.signature)
+            reader = open_cache(read_root, tagger, job.unit_id, job.signature)
             if reader is not None:
                 self.readers[tagger.name] = reader
             elif write_root is not None:
-                self.writers[tagger.name] = CacheWriter(write_root, tagger, job.shard.id, job.signature)
+                self.writers[tagger.name] = CacheWriter(write_root, tagger, job.unit_id, job.signature)
         self._taggers = {t.name: t for t in taggers}
 
     def served(self, tagger: Tagger) -> bool:
@@ -251,13 +270,16 @@ def failed_outcome(job: ShardJob, message: str, seconds: float) -> ShardOutcome:
     skipped `shard_unreadable`, and it gets no completion marker, so the next run retries it."""
     plan = count_plan(cached_taggers(job.taggers, job.tagger_settings_json))
     counts = plan.empty()
-    rows = shard_num_rows(job.shard)
+    if unit_range(job.shard) is not None:  # a unit: the file's selected rows in its row groups
+        rows = parquet_unit_selected_rows(job.shard, job.selection or Selection())
+    else:
+        rows = shard_num_rows(job.shard)
+        rows = None if rows is None else (job.selection or Selection()).count(rows)
     if rows is not None:
-        rows = (job.selection or Selection()).count(rows)
         counts.read = rows
         counts.skipped["shard_unreadable"] = rows
-    counts.shards_failed[job.shard.id] = message
-    result = ShardResult(job.shard.id, 0, seconds, message, rows or 0, rows)
+    counts.shards_failed[job.unit_id] = message
+    result = ShardResult(job.unit_id, 0, seconds, message, rows or 0, rows)
     return ShardOutcome(result, counts, {}, None)
 
 
@@ -316,11 +338,29 @@ def _tag(batch: pa.RecordBatch, taggers: tuple[Tagger, ...]) -> pa.Table:
     return pa.table(columns)
 
 
+def _first_rows_per_group(groups: pa.ChunkedArray, per_group: int) -> np.ndarray:
+    """Sorted rows holding one of the first `per_group` mentions of some group: all that the
+    row-by-row fill below can use, so the examples do not depend on where batches (or work
+    units) start."""
+    groups = groups.combine_chunks()
+    flat = pc.list_flatten(groups)
+    if not len(flat):
+        return np.empty(0, np.int64)
+    parents = pc.list_parent_indices(groups).to_numpy()
+    codes = pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")  # by group, rows ascending within a group
+    sorted_codes = codes[order]
+    rank = np.arange(len(order)) - np.searchsorted(sorted_codes, sorted_codes)
+    return np.unique(parents[order[rank < per_group]])
+
+
 def _collect_examples(examples: dict, batch: pa.RecordBatch, tags: pa.Table, per_group: int) -> None:
     """Keep the first few person-mention captions per group (snippets for the report)."""
     if PERSON_MENTION not in tags.column_names or per_group <= 0:
         return
-    rows = np.flatnonzero(tags.column(PERSON_MENTION).to_numpy(zero_copy_only=False))[:5000]
+    mentions = tags.column(GROUPS)
+    rows = _first_rows_per_group(  # groups of person-mention rows only, as always
+        pc.if_else(tags.column(PERSON_MENTION), mentions, pa.scalar(None, mentions.type)), per_group)
     if not len(rows):
         return
     picked = pa.array(rows)

@@ -26,6 +26,7 @@ from profiler.sources.base import (
 )
 from profiler.sources.canonical import canonical_batch, embedding_lengths, most_common
 from profiler.sources.selection import Selection
+from profiler.sources.units import unit_range
 
 DIM_SAMPLE = 1024  # rows that decide a variable-length embedding column's dimension
 
@@ -57,22 +58,70 @@ def read_parquet(shard: Shard, request: ReadRequest) -> Iterator[pa.RecordBatch]
     """Stream the shard in canonical columns, reading only the columns asked for.
 
     With a selection, only its rows are read: the first N (reading stops there) or a seeded
-    sample (only the row groups holding sampled rows are read). Raises MissingColumnsError when
-    a required column is absent.
+    sample (only the row groups holding sampled rows are read). A work unit (a row-group range,
+    `profiler.sources.units`) reads the file's selected rows that fall in its row groups. Raises
+    MissingColumnsError when a required column is absent.
     """
     with fsspec.open(shard.url, "rb") as handle:
         parquet = pq.ParquetFile(handle)
         names = parquet.schema_arrow.names
-        resolved, _ = resolve_columns(request, names, parquet.metadata.num_rows)
+        span = unit_range(shard)
+        try:
+            resolved, _ = resolve_columns(request, names, parquet.metadata.num_rows)
+        except MissingColumnsError as error:
+            if span is not None:  # the unit's share of the file's selected rows
+                error.num_rows = selected_in_span(parquet.metadata, request.selection, shard.id, span)
+            raise
         dim = _shard_embedding_dim(parquet, resolved.get(IMAGE_EMBEDDING))
         batch_size = request.batch_rows(resolved)
         if dim:
             batch_size = min(batch_size, max(1, EMBEDDING_BATCH_BYTES // (4 * dim)))
         canonical = list(resolved)
         for batch, rows in stream_rows(parquet, list(resolved.values()), request.selection, shard.id,
-                                       batch_size, request.info):
+                                       batch_size, request.info, span):
             columns = dict(zip(canonical, batch.columns, strict=True))
             yield canonical_batch(columns, shard.id, rows, embedding_dim=dim)
+
+
+def parquet_unit_selected_rows(shard: Shard, selection: Selection) -> int | None:
+    """Selected rows of a work unit (a failed unit counts them as unreadable); None when the
+    footer cannot be read."""
+    span = unit_range(shard)
+    try:
+        with fsspec.open(shard.url, "rb") as handle:
+            metadata = pq.ParquetFile(handle).metadata
+            if span is None:
+                return selection.count(metadata.num_rows)
+            return selected_in_span(metadata, selection, shard.id, span)
+    except Exception:
+        return None
+
+
+def _row_starts(metadata: pq.FileMetaData) -> np.ndarray:
+    return np.cumsum([0] + [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
+
+
+def _span_rows(metadata: pq.FileMetaData, span: tuple[int, int]) -> tuple[int, int]:
+    """File row numbers [first, stop) of the row groups in `span`."""
+    starts = _row_starts(metadata)
+    lo, hi = min(span[0], metadata.num_row_groups), min(span[1], metadata.num_row_groups)
+    return int(starts[lo]), int(starts[hi])
+
+
+def _picked_in(picked: np.ndarray, first: int, stop: int) -> np.ndarray:
+    lo, hi = np.searchsorted(picked, [first, stop])
+    return picked[lo:hi]
+
+
+def selected_in_span(metadata: pq.FileMetaData, selection: Selection, shard_id: str,
+                     span: tuple[int, int]) -> int:
+    """How many of the file's selected rows lie in the row groups of `span`."""
+    num_rows = metadata.num_rows
+    first, stop = _span_rows(metadata, span)
+    picked = selection.rows(shard_id, num_rows)
+    if picked is None:
+        return max(0, min(stop, selection.count(num_rows)) - first)
+    return len(_picked_in(picked, first, stop))
 
 
 def resolve_columns(request: ReadRequest, names: list[str], num_rows: int,
@@ -114,34 +163,43 @@ def _shard_embedding_dim(parquet: pq.ParquetFile, column: str | None) -> int | N
 
 
 def stream_rows(parquet: pq.ParquetFile, columns: list[str], selection: Selection, shard_id: str,
-                batch_size: int, info: ReadInfo) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """(batch of the source columns, the rows' numbers in the file) for the selected rows."""
-    num_rows = parquet.metadata.num_rows
+                batch_size: int, info: ReadInfo, span: tuple[int, int] | None = None,
+                ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """(batch of the source columns, the rows' numbers in the file) for the selected rows; with
+    `span` (row groups lo..hi-1) only those of the file's selected rows that lie there."""
+    metadata = parquet.metadata
+    num_rows = metadata.num_rows
     count = selection.count(num_rows)
-    info.rows_in_shard, info.rows_selected = num_rows, count
     picked = selection.rows(shard_id, num_rows)
+    first, stop = (0, num_rows) if span is None else _span_rows(metadata, span)
+    groups = None if span is None else list(range(*span))
+    info.rows_in_shard = stop - first
     if picked is None:
-        yield from _head(parquet, columns, count, batch_size)
+        head_stop = min(stop, count)
+        info.rows_selected = max(0, head_stop - first)
+        yield from _head(parquet, columns, first, head_stop, batch_size, groups)
     else:
+        picked = picked if span is None else _picked_in(picked, first, stop)
+        info.rows_selected = len(picked)
         yield from _picked(parquet, columns, picked, batch_size)
 
 
-def _head(parquet: pq.ParquetFile, columns: list[str], count: int,
-          batch_size: int) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """The first `count` rows; reading stops there."""
-    start = 0
-    if count <= 0:
+def _head(parquet: pq.ParquetFile, columns: list[str], first: int, stop: int, batch_size: int,
+          groups: list[int] | None) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """Rows first..stop-1 (`first` is where row group groups[0] starts); reading stops there."""
+    start = first
+    if stop <= first:
         return
     if not columns:  # nothing to read but row numbers
-        for lo in range(0, count, batch_size):
-            hi = min(lo + batch_size, count)
+        for lo in range(first, stop, batch_size):
+            hi = min(lo + batch_size, stop)
             yield pa.RecordBatch.from_pydict({}), np.arange(lo, hi)  # type: ignore[arg-type]
         return
-    for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
-        batch = batch.slice(0, count - start)
+    for batch in parquet.iter_batches(batch_size=batch_size, columns=columns, row_groups=groups):
+        batch = batch.slice(0, stop - start)
         yield batch, np.arange(start, start + batch.num_rows)
         start += batch.num_rows
-        if start >= count:
+        if start >= stop:
             return
 
 
@@ -154,16 +212,17 @@ def _picked(parquet: pq.ParquetFile, columns: list[str], picked: np.ndarray,
             yield pa.RecordBatch.from_pydict({}), picked[lo:lo + batch_size]  # type: ignore[arg-type]
         return
     metadata = parquet.metadata
-    starts = np.cumsum([0] + [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
+    starts = _row_starts(metadata)
     pending: list[pa.Table] = []
     pending_rows: list[np.ndarray] = []
     size = 0
-    for group in range(metadata.num_row_groups):
+    groups = np.unique(np.searchsorted(starts, picked, side="right") - 1) if len(picked) else []
+    for group in groups:
         lo, hi = np.searchsorted(picked, [starts[group], starts[group + 1]])
         if lo == hi:
             continue
         rows = picked[lo:hi]
-        table = parquet.read_row_group(group, columns=columns)
+        table = parquet.read_row_group(int(group), columns=columns)
         pending.append(table.take(pa.array(rows - starts[group])))
         pending_rows.append(rows)
         size += len(rows)

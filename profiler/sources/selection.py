@@ -10,6 +10,7 @@ rows also contains the sample of every smaller N, so `--limit` on top of a sampl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -61,8 +62,12 @@ def priorities(key: np.uint64, start: int, stop: int) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+@functools.lru_cache(maxsize=8)
 def sample_rows(seed: int, shard_id: str, num_rows: int, n: int) -> np.ndarray:
-    """The n rows of lowest priority, sorted; hashed in chunks so memory is O(n + chunk)."""
+    """The n rows of lowest priority, sorted; hashed in chunks so memory is O(n + chunk).
+
+    Cached (read-only): the work units of one file each take their part of the file's sample.
+    """
     if n <= 0:
         return np.empty(0, np.int64)
     key = shard_key(seed, shard_id)
@@ -76,4 +81,6 @@ def sample_rows(seed: int, shard_id: str, num_rows: int, n: int) -> np.ndarray:
             keep = np.argpartition(keys, n - 1)[:n]
             keys, rows = keys[keep], rows[keep]
         best_keys, best_rows = keys, rows
-    return np.sort(best_rows)
+    out = np.sort(best_rows)
+    out.setflags(write=False)
+    return out
