@@ -2,7 +2,7 @@
 
 From a language column the numbers are exact counts; from the detection sample of sources
 without one, the share of rows in other languages is a weighted estimate (each sampled row
-stands for 1 / its inclusion probability rows: small batches are sampled more densely) with a
+stands for 1 / its inclusion probability rows) with a
 Wilson interval at Kish's effective sample size.
 """
 

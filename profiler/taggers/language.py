@@ -2,15 +2,15 @@
 English lexicons cannot read instead of counting them as "no identity mention".
 
 With a language column in the source (LAION-2B-multi `LANGUAGE`, `lang`, `language`) every
-row gets its normalised code. Without one, a deterministic random sample (one row in
-`sample_every`, at least `sample_at_least` rows of a smaller batch; each sampled row carries its
-weight) is classified by py3langid, whose model ships inside its wheel: nothing is downloaded,
-and the cost stays a small fraction of the caption path.
+row gets its normalised code. Without one, a deterministic sample (each row with probability
+1 / `sample_every`, decided by a hash of its key, so the sample is the same whatever the batches,
+work units or files the rows arrive in; each sampled row carries its weight) is classified by
+py3langid, whose model ships inside its wheel: nothing is downloaded, and the cost stays a small
+fraction of the caption path.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from importlib.metadata import version
 from typing import Any
@@ -42,24 +42,22 @@ class LanguageTagger(Tagger):
     name = "language"
     optional = (LANGUAGE, CAPTION)
 
-    def __init__(self, sample_every: int = 512, sample_at_least: int = 256, min_confidence: float = 0.5):
-        for name, value in (("sample_every", sample_every), ("sample_at_least", sample_at_least)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"language.{name} must be a positive integer, got {value!r}")
+    def __init__(self, sample_every: int = 512, min_confidence: float = 0.5):
+        if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 1:
+            raise UserError(f"language.sample_every must be a positive integer, got {sample_every!r}")
         if not 0.0 <= float(min_confidence) < 1.0:
             raise UserError(f"language.min_confidence must be in [0, 1), got {min_confidence!r}")
         self.sample_every = sample_every
-        self.sample_at_least = sample_at_least
         self.min_confidence = float(min_confidence)
 
     def describe(self) -> dict:
-        return {"sample_every": self.sample_every, "sample_at_least": self.sample_at_least,
-                "min_confidence": self.min_confidence, "detector": f"{DETECTOR} {version(DETECTOR)}"}
+        return {"sample_every": self.sample_every, "min_confidence": self.min_confidence,
+                "detector": f"{DETECTOR} {version(DETECTOR)}"}
 
-    def probability(self, rows: int) -> float:
-        """Each row's chance to be sampled in a batch of `rows`: one in `sample_every`, but
-        at least `sample_at_least` rows of a small batch (small shards still say something)."""
-        return min(1.0, max(1 / self.sample_every, self.sample_at_least / max(rows, 1)))
+    @property
+    def probability(self) -> float:
+        """Each row's chance to be sampled."""
+        return 1 / self.sample_every
 
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         n = batch.num_rows
@@ -69,7 +67,7 @@ class LanguageTagger(Tagger):
                     WEIGHT: pa.nulls(n, pa.float64())}
         detected, weight = pa.nulls(n, pa.string()), pa.nulls(n, pa.float64())
         if CAPTION in names and n:
-            probability = self.probability(n)
+            probability = self.probability
             picked = np.flatnonzero(sampled_rows(batch.column(KEY), probability))
             if len(picked):
                 captions = batch.column(CAPTION).take(pa.array(picked, pa.int64()))
@@ -103,20 +101,43 @@ def normalize_codes(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def sampled_rows(keys: pa.Array | pa.ChunkedArray, probability: float) -> np.ndarray:
-    """A Bernoulli sample of the batch (each row with the same probability), drawn from a
-    generator seeded by the batch's first key and length: the same batch always gives the same
-    rows, and the cost is O(sampled rows), not a hash of every key."""
+    """A Bernoulli sample decided row by row from a hash of the key: the same row is sampled
+    whichever batch, work unit or file split it arrives in, so counts merge to the same sample."""
     n = len(keys)
-    picked = np.zeros(n, bool)
     if probability >= 1 or n == 0:
-        picked[:] = True
-        return picked
-    first = keys[0].as_py() or ""
-    seed = hashlib.sha256(f"{first}\0{n}".encode()).digest()[:8]
-    rng = np.random.default_rng(int.from_bytes(seed, "little"))
-    k = int(rng.binomial(n, probability))
-    picked[rng.choice(n, size=k, replace=False, shuffle=False)] = True
-    return picked
+        return np.ones(n, bool)
+    return key_hashes(keys) < np.uint64(min(int(probability * 2.0**64), 2**64 - 1))
+
+
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def key_hashes(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash per key from its length and its last eight bytes (where keys differ:
+    `<shard>/<row>`, img2dataset's zero-padded numbers), mixed by SplitMix64; vectorised over
+    the Arrow buffers, no Python per row."""
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    keys = pc.cast(keys, pa.large_binary()).fill_null(b"")
+    offsets = np.frombuffer(keys.buffers()[1], np.int64)[keys.offset:keys.offset + len(keys) + 1]
+    data = keys.buffers()[2]
+    # eight zero bytes in front, so the last eight bytes of a short first key index the buffer
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    padded = np.concatenate([np.zeros(8, np.uint8), raw])
+    start, end = offsets[:-1] + 8, offsets[1:] + 8
+    position = end[:, None] - 8 + np.arange(8)  # each key's last eight bytes
+    byte = padded[position]
+    byte[position < start[:, None]] = 0  # bytes of the previous key
+    return _splitmix(_splitmix((end - start).astype(np.uint64)) ^ byte.view(np.uint64).ravel())
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: every input bit moves every output bit."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * _MIX[0]
+        x = (x ^ (x >> np.uint64(27))) * _MIX[1]
+        return x ^ (x >> np.uint64(31))
 
 
 def detect(captions: list[str | None], min_confidence: float) -> list[str]:
