@@ -342,7 +342,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     out = generate_sample(args.out, args.shards, args.rows_per_shard, args.seed)
     print(out / "ground_truth.json")

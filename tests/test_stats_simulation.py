@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 from scipy.stats import binom
 
-from profiler.counts import (
+from profiler.counting.counts import (
     ANY_GENDER,
     GENDER_AXIS,
     NO_IDENTITY,

@@ -15,12 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from profiler.counting.term_counts import TermCounts
 from profiler.models.zeroshot import IDENTITY_GROUPS as CLIP_GROUPS
 from profiler.schema import GENDERS
 from profiler.taggers.base import Score, Signal
 from profiler.taggers.identity import GENDER, GROUPS, MENTIONS, PERSON_MENTION
 from profiler.taggers.identity_lexicon import MENTION_GENDERS
-from profiler.term_counts import TermCounts
 
 ALL, PERSON, NO_IDENTITY = "all", "person_mention", "no_identity"
 SPECIAL_POPULATIONS = (ALL, PERSON, NO_IDENTITY)

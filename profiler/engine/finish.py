@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from profiler import __version__
-from profiler.counts import Counts
+from profiler.counting.counts import Counts
+from profiler.counting.term_counts import TermCounts
 from profiler.engine.plan import sampling_meta
 from profiler.engine.runfolder import RunFolder
 from profiler.engine.shard import count_plan
@@ -18,7 +19,6 @@ from profiler.report import write_outputs
 from profiler.report.compare_report import load_stats_document
 from profiler.stats import compute_cells
 from profiler.taggers import Tagger
-from profiler.term_counts import TermCounts
 
 
 def finish_run(

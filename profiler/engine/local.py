@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.config import RunSpec
-from profiler.counts import Counts
+from profiler.counting.counts import Counts
 from profiler.engine.embedding_cache import CACHE_FOLDER
 from profiler.engine.finish import finish_run
 from profiler.engine.plan import describe, plan_shards
@@ -280,7 +280,7 @@ def _attach_log_file(path: Path) -> None:
 
 def _ensure_sample_data(spec: RunSpec) -> None:
     """A pipeline with [source.sample] generates its demo shards when they are missing."""
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     target = Path(spec.sources[0])
     if target.exists() and any(target.glob("*.parquet")):

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from profiler.counts import CountPlan, Counts, count_batch
+from profiler.counting.counts import CountPlan, Counts, count_batch
 from profiler.engine.embedding_cache import (
     CACHE_FOLDER,
     CacheMismatch,

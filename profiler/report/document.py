@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from profiler.counts import ALL, ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, CountPlan, Counts
+from profiler.counting.counts import ALL, ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, CountPlan, Counts
 from profiler.stats import Cell, headline_findings, to_records
 from profiler.stats.agreement import identity_agreement, signal_agreement
 from profiler.stats.bootstrap import shard_bootstrap

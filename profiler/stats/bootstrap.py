@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from profiler.counts import ANY_GENDER, GENDER_AXIS, Counts
+from profiler.counting.counts import ANY_GENDER, GENDER_AXIS, Counts
 
 MIN_SHARDS = 5
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from profiler.counts import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, Counts
+from profiler.counting.counts import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, Counts
 from profiler.stats.rates import benjamini_hochberg, fisher_p, wilson
 
 MIN_ROWS_WITH_WORD = 10

@@ -7,7 +7,7 @@ in the counts, so thresholds are multiples of 0.05.
 
 from __future__ import annotations
 
-from profiler.counts import HIST_BINS, PERSON, SPECIAL_POPULATIONS, Counts
+from profiler.counting.counts import HIST_BINS, PERSON, SPECIAL_POPULATIONS, Counts
 from profiler.stats.rates import subset_rate_ratio, wilson
 
 THRESHOLDS = tuple(round(b / HIST_BINS, 2) for b in range(2, HIST_BINS - 1))  # 0.10 .. 0.90
