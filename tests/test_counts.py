@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from profiler.cli import main
-from profiler.counting.counts import GENDER_AXIS, Counts
+from profiler.counting.counts import Counts
+from profiler.counting.populations import GENDER_AXIS
 
 
 def random_counts(rng, populations, signals) -> Counts:

@@ -15,18 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, HIST_BINS, Part, Populations
 from profiler.counting.term_counts import TermCounts
-from profiler.models.zeroshot import IDENTITY_GROUPS as CLIP_GROUPS
-from profiler.schema import GENDERS
+from profiler.taggers import Membership, compared_group_columns
 from profiler.taggers.base import Score, Signal
-from profiler.taggers.identity import GENDER, GROUPS, MENTIONS, PERSON_MENTION
-from profiler.taggers.identity_lexicon import MENTION_GENDERS
 
-ALL, PERSON, NO_IDENTITY = "all", "person_mention", "no_identity"
-SPECIAL_POPULATIONS = (ALL, PERSON, NO_IDENTITY)
-ANY_GENDER = "*"
-GENDER_AXIS = (ANY_GENDER, *GENDERS)
-HIST_BINS = 20
 COUNTS_FORMAT = 1
 
 
@@ -188,17 +181,27 @@ def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class CountPlan:
-    """What to count: the population axis (from the identity taxonomy), signals and scores."""
+    """What to count: the population axis (from the identity taxonomy), signals and scores.
+
+    Column names come from the taggers' declarations (`membership`, `compared_groups`); None
+    means the registered taggers' declarations.
+    """
 
     groups: tuple[str, ...]
     aggregates: dict[str, tuple[str, ...]]
     signals: tuple[Signal, ...]
     scores: tuple[Score, ...]
     problem_columns: tuple[str, ...] = ()  # taggers' per-row "could not score" reasons
+    membership: Membership | None = None
+    compared_groups: tuple[str, ...] | None = None  # model-perceived group columns
+
+    @property
+    def population_axis(self) -> Populations:
+        return Populations(self.groups, self.aggregates, self.membership)
 
     @property
     def populations(self) -> list[str]:
-        return [*SPECIAL_POPULATIONS, *self.groups, *self.aggregates]
+        return self.population_axis.names
 
     def empty(self) -> Counts:
         return Counts(self.populations, [s.name for s in self.signals], [s.name for s in self.scores])
@@ -221,10 +224,14 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
             if len(problems):
                 tally = pc.value_counts(problems).to_pylist()
                 counts.unscored[column] = Counter({d["values"]: d["counts"] for d in tally})
-    if GROUPS in tags.column_names and CLIP_GROUPS in tags.column_names:
-        counts.identity_agreement = _identity_agreement(tags.column(GROUPS), tags.column(CLIP_GROUPS),
-                                                        plan.groups)
-    parts = _memberships(tags, plan, n_populations=len(counts.populations))
+    axis = plan.population_axis
+    lexicon_groups = axis.columns.groups
+    compared = plan.compared_groups if plan.compared_groups is not None else compared_group_columns()
+    for column in compared:
+        if lexicon_groups in tags.column_names and column in tags.column_names:
+            counts.identity_agreement = _identity_agreement(
+                tags.column(lexicon_groups), tags.column(column), plan.groups)
+    parts = axis.parts(tags)
     size = counts.rows_in.size
     flat = counts.rows_in.reshape(-1)
     for part in parts:
@@ -257,7 +264,7 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
     return counts
 
 
-def _any_gender_members(parts: list[_Part]) -> list[tuple[np.ndarray | None, np.ndarray | int]]:
+def _any_gender_members(parts: list[Part]) -> list[tuple[np.ndarray | None, np.ndarray | int]]:
     """(rows, population) memberships at any gender, from the parts that count rows."""
     g_axis = len(GENDER_AXIS)
     members: list[tuple[np.ndarray | None, np.ndarray | int]] = []
@@ -307,95 +314,3 @@ def _group_matrix(column: pa.ChunkedArray | pa.Array, groups: Sequence[str]) -> 
     found = codes.is_valid().to_numpy(zero_copy_only=False)
     matrix[owner[found], codes.filter(codes.is_valid()).to_numpy()] = True
     return matrix, np.asarray(column.is_valid().to_numpy(zero_copy_only=False), bool)
-
-
-@dataclass(frozen=True)
-class _Part:
-    """Rows (None: every row) and the population x gender cell each one falls in.
-
-    `any_cell`: each row also counts once there (its population's any-gender cell).
-    """
-
-    rows: np.ndarray | None
-    cells: np.ndarray
-    any_cell: int | None = None
-
-    def _take(self, values: np.ndarray) -> np.ndarray:
-        return values if self.rows is None else values[self.rows]
-
-    def add(self, flat: np.ndarray, weights: np.ndarray | None, size: int) -> None:
-        w = None if weights is None else self._take(weights)
-        flat += np.rint(np.bincount(self.cells, weights=w, minlength=size)).astype(np.int64)
-        if self.any_cell is not None:
-            flat[self.any_cell] += len(self.cells) if w is None else round(float(w.sum()))
-
-    def add_hist(self, flat: np.ndarray, valid: np.ndarray, bins: np.ndarray, size: int) -> None:
-        keep = self._take(valid)
-        b = self._take(bins)[keep]
-        flat += np.bincount(self.cells[keep] * HIST_BINS + b, minlength=size * HIST_BINS)
-        if self.any_cell is not None:
-            flat[self.any_cell * HIST_BINS : (self.any_cell + 1) * HIST_BINS] += np.bincount(
-                b, minlength=HIST_BINS
-            )
-
-
-def _memberships(tags: pa.Table, plan: CountPlan, n_populations: int) -> list[_Part]:
-    """Each row's population x gender cells, each listed once per row."""
-    g_axis = len(GENDER_AXIS)
-    if PERSON_MENTION not in tags.column_names:
-        none = GENDER_AXIS.index("none")
-        return [_Part(None, np.full(tags.num_rows, none, np.int64), any_cell=0)]
-
-    gender = pc.index_in(tags.column(GENDER), value_set=pa.array(GENDER_AXIS)).to_numpy(
-        zero_copy_only=False
-    ).astype(np.int64)
-    person = np.asarray(tags.column(PERSON_MENTION).to_numpy(zero_copy_only=False), bool)
-    no_identity = np.flatnonzero(~person)
-    no_identity_pop = SPECIAL_POPULATIONS.index(NO_IDENTITY)
-    parts = [
-        _Part(None, gender, any_cell=0),
-        _Part(no_identity, no_identity_pop * g_axis + gender[no_identity], no_identity_pop * g_axis),
-    ]
-    rows, cells = _mention_cells(tags, plan, n_populations)
-    if len(rows):
-        parts.append(_Part(rows, cells))
-    return parts
-
-
-def _mention_cells(tags: pa.Table, plan: CountPlan, n_populations: int):
-    """(row, cell) pairs from `identity.mentions` ("group:gender"): person_mention, groups and
-    aggregates, by mention gender and any gender, deduplicated within a row."""
-    g_axis = len(GENDER_AXIS)
-    mentions = tags.column(MENTIONS)
-    if isinstance(mentions, pa.ChunkedArray):
-        mentions = mentions.combine_chunks()
-    names = [f"{g}:{s}" for g in plan.groups for s in MENTION_GENDERS]
-    codes = pc.index_in(pc.list_flatten(mentions), value_set=pa.array(names)).to_numpy(
-        zero_copy_only=False
-    )
-    owner = pc.list_parent_indices(mentions).to_numpy()
-    known = ~np.isnan(codes.astype(float))
-    codes, owner = codes[known].astype(np.int64), owner[known].astype(np.int64)
-    if not len(codes):
-        return owner, codes
-    group = codes // len(MENTION_GENDERS)
-    m_gender = np.array([GENDER_AXIS.index(s) for s in MENTION_GENDERS])[codes % len(MENTION_GENDERS)]
-    person_pop = SPECIAL_POPULATIONS.index(PERSON)
-    base = len(SPECIAL_POPULATIONS)
-    pops = [np.full(len(codes), person_pop), base + group]
-    group_index = {g: i for i, g in enumerate(plan.groups)}
-    rows = [owner, owner]
-    for a, members in enumerate(plan.aggregates.values()):
-        member = np.isin(group, [group_index[m] for m in members])
-        pops.append(np.where(member, base + len(plan.groups) + a, -1))
-        rows.append(owner)
-    pop = np.concatenate(pops)
-    row = np.concatenate(rows)
-    gender = np.tile(m_gender, len(pops))
-    keep = pop >= 0
-    pop, row, gender = pop[keep], row[keep], gender[keep]
-    # each (row, population) once in the any-gender cell, each (row, population, gender) once
-    cells = np.concatenate([pop * g_axis, pop * g_axis + gender])
-    row = np.concatenate([row, row])
-    unique = np.unique(row * (n_populations * g_axis) + cells)
-    return unique // (n_populations * g_axis), unique % (n_populations * g_axis)

@@ -17,9 +17,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from profiler.counting.populations import Populations
 from profiler.curate.compile import compile_filter
 from profiler.curate.impact import DROP, KEEP, FilterSpec, ImpactAccumulator, populations_of
-from profiler.curate.membership import Populations
 from profiler.curate.outputs import KeyListWriter, copy_filtered_shard
 from profiler.curate.signals import available_signals
 from profiler.curate.tables import impact_csv, impact_text, weights_text
@@ -176,7 +176,7 @@ def _write_weights(run: TaggedRun, spec: FilterSpec, raking: Raking, populations
                    out: Path) -> dict[str, Any]:
     """Second pass: the weight of every kept row, streamed to weights.parquet."""
     summary = raking.solve()
-    columns = [KEY, *[c for c in run.schema.names if c in ("identity.person_mention", "identity.mentions")]]
+    columns = [KEY, *[c for c in populations.tag_columns() if c in run.schema.names]]
     columns += [c for c in spec.compiled.columns if c not in columns]
     path = out / "weights.parquet"
     tmp = path.with_name(".weights.parquet.partial")

@@ -26,28 +26,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from profiler.counting.populations import ALL, ANY_GENDER, NO_IDENTITY, PERSON, Populations, population_kind
 from profiler.curate.compile import Filter, compile_filter
 from profiler.curate.expr import columns_of, parse
-from profiler.curate.membership import ALL, ANY, NO_IDENTITY, PERSON, Populations
 from profiler.curate.signals import SignalSpec, available_signals
 from profiler.curate.tagged import TaggedRun, open_tagged_run
 from profiler.stats import subset_rate_ratio, wilson
-from profiler.taggers.identity import MENTIONS, PERSON_MENTION
+from profiler.taggers import standard_filters
 
+ANY = ANY_GENDER
 DROP, KEEP = "drop", "keep"
-# (name, label, expression) of the filters the report compares; all drop what they match.
-STANDARD_FILTERS: tuple[tuple[str, str, str, str], ...] = (
-    ("dataset_punsafe", "Dataset punsafe ≥ 0.5 (LAION's own filter)", "punsafe ≥ 0.5",
-     "dataset.punsafe >= 0.5"),
-    ("caption_explicit", "Caption: explicit terms", "explicit terms", 'sexual_terms.level == "explicit"'),
-    ("caption_sexual", "Caption: any sexual term", "any sexual term", 'sexual_terms.level >= "suggestive"'),
-)
-# CLIP filter: the first candidate whose column the run has (the clip tagger's calibrated
-# boolean, else its score at 0.5).
-CLIP_FILTERS: tuple[tuple[str, str], ...] = (
-    ("clip.sexual", "`clip.sexual`"),
-    ("clip.sexual_score", "clip.sexual_score >= 0.5"),
-)
 
 
 @dataclass(frozen=True)
@@ -100,7 +88,7 @@ class ImpactAccumulator:
 
     def columns(self, schema: pa.Schema) -> list[str]:
         """The tag columns to read: membership, signals and filters."""
-        wanted = [c for c in (PERSON_MENTION, MENTIONS) if c in schema.names]
+        wanted = [c for c in self.populations.tag_columns() if c in schema.names]
         for item in [*self.signals, *self.filters]:
             wanted += [c for c in item.compiled.columns if c not in wanted]
         return wanted
@@ -144,15 +132,7 @@ class ImpactAccumulator:
 
 
 def populations_of(run: TaggedRun) -> Populations:
-    return Populations(tuple(run.groups), {k: tuple(v) for k, v in run.aggregates.items()})
-
-
-def population_kind(population: str, populations: Populations) -> str:
-    if population == ALL:
-        return "all"
-    if population in (PERSON, NO_IDENTITY):
-        return "reference"
-    return "aggregate" if population in populations.aggregates else "group"
+    return run.populations()
 
 
 # -- summaries --------------------------------------------------------------------------------
@@ -191,7 +171,7 @@ def _summarize(
         suppressed = n < min_support
         record: dict[str, Any] = {
             "population": population, "gender": gender, "label": labels.get(population, population),
-            "kind": population_kind(population, populations),
+            "kind": population_kind(population, populations.aggregates),
             "n_before": n, "removed": removed, "n_after": n - removed, "suppressed": suppressed,
         }
         shares = population not in (ALL, NO_IDENTITY) and (population, gender) != (PERSON, ANY) \
@@ -251,9 +231,10 @@ def standard_filter_impacts(
     vocabulary = run.vocabulary()
     specs, unavailable = [], []
     short = {}
-    for name, label, short[name], expression in _standard_candidates(run.schema):
+    for name, label, short[name], expression, tagger in _standard_candidates(run.schema):
         if expression is None:
-            unavailable.append(_unavailable(name, label, "no CLIP tags in this run (enable the clip tagger)"))
+            unavailable.append(_unavailable(
+                name, label, f"no {short[name]} tags in this run (enable the {tagger} tagger)"))
             continue
         missing = [c for c in columns_of(parse(expression)) if c not in run.schema.names]
         if missing:
@@ -307,10 +288,19 @@ def comparison_rows(filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _standard_candidates(schema: pa.Schema) -> list[tuple[str, str, str, str | None]]:
-    clip = next((expr for column, expr in CLIP_FILTERS if column in schema.names), None)
-    label = "CLIP: model-perceived sexual" + ("" if clip is None else f" ({clip.strip('`')})")
-    return [*STANDARD_FILTERS, ("clip", label, "CLIP", clip)]
+def _standard_candidates(schema: pa.Schema) -> list[tuple[str, str, str, str | None, str]]:
+    """(name, label, short label, expression or None, tagger) of the taggers' standard filters:
+    the first candidate expression whose columns the run has."""
+    out = []
+    for tagger, f in standard_filters():
+        usable = [e for e in f.candidates if all(c in schema.names for c in columns_of(parse(e)))]
+        if len(f.candidates) == 1:
+            out.append((f.name, f.label, f.short_label, f.candidates[0], tagger))
+            continue
+        chosen = usable[0] if usable else None
+        label = f.label + ("" if chosen is None else f" ({chosen.strip('`')})")
+        out.append((f.name, label, f.short_label, chosen, tagger))
+    return out
 
 
 def _unavailable(name: str, label: str, note: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from profiler.curate.membership import distinct
+from profiler.counting.populations import distinct
 from profiler.errors import UserError
 from profiler.schema import KEY
 from profiler.sources.columns import ColumnMapping

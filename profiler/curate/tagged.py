@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from profiler.counting.populations import Populations, population_labels
 from profiler.curate.compile import Vocabulary
 from profiler.errors import UserError
 from profiler.schema import GENDERS, KEY, SEXUAL_LEVELS
@@ -67,12 +68,12 @@ class TaggedRun:
         )
 
     def population_labels(self) -> dict[str, str]:
-        """The report's labels (profiler.report.document.population_labels), from the lexicon."""
-        labels = {"all": "All captions", "person_mention": "Any identity person mention",
-                  "no_identity": "No identity person mention", **self.groups}
-        for aggregate in self.aggregates:
-            labels[aggregate] = aggregate.replace("_any", "").replace("_", " ").title() + " (any)"
-        return labels
+        """The report's labels, from the lexicon."""
+        return population_labels(self.groups, list(self.aggregates))
+
+    def populations(self) -> Populations:
+        """The run's population axis (its membership rules live in profiler.counting)."""
+        return Populations(tuple(self.groups), {k: tuple(v) for k, v in self.aggregates.items()})
 
 
 def open_tagged_run(run_dir: str | Path) -> TaggedRun:

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from profiler.counting.counts import ANY_GENDER, GENDER_AXIS, Counts
+from profiler.counting.counts import Counts
+from profiler.counting.populations import ANY_GENDER, GENDER_AXIS
 
 MIN_SHARDS = 5
 

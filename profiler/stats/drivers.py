@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 
-from profiler.counting.counts import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, Counts
+from profiler.counting.counts import Counts
+from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, NO_IDENTITY
 from profiler.stats.rates import benjamini_hochberg, fisher_p, wilson
 
 MIN_ROWS_WITH_WORD = 10

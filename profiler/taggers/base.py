@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +24,38 @@ class Signal:
     evaluate: Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]
     # Read off the caption's own words: term drivers of such a signal would only list its terms.
     from_caption: bool = False
+    # The same rule as a filter expression over the tag columns (profiler.curate.expr), so
+    # curation and filter impact read a run without building taggers; "": not filterable.
+    expression: str = ""
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The tag columns that say who is in which population (see profiler.counting.populations).
+
+    Declared by the one tagger that finds identity person mentions; counting, curation and the
+    report derive every population cell from it.
+    """
+
+    person: str  # bool: the row has an identity person mention
+    mentions: str  # list<string> of "group:gender" mentions
+    gender: str  # the row's gender (one of profiler.schema.GENDERS)
+    groups: str  # list<string> of groups mentioned (examples, agreement)
+    mention_genders: tuple[str, ...]  # genders a mention can carry
+
+
+@dataclass(frozen=True)
+class StandardFilter:
+    """A filter the report's curation section compares: drop rows matching the expression.
+
+    `candidates`: expressions tried in order, the first whose columns the run has wins.
+    """
+
+    name: str
+    label: str
+    short_label: str
+    candidates: tuple[str, ...]
+    rank: int  # order of the report's columns
 
 
 @dataclass(frozen=True)
@@ -49,6 +82,17 @@ class Tagger:
     cached_columns: tuple[str, ...] = ()
     # A string tag column naming why a row could not be scored (null: scored); counted by reason.
     problem_column: str | None = None
+    # The tagger that finds identity person mentions declares the population columns.
+    membership: ClassVar[Membership | None] = None
+    # A list<string> column of identity groups another way (model-perceived), compared with the
+    # membership's groups (lexicon vs CLIP agreement).
+    compared_groups: ClassVar[str | None] = None
+    # Tag columns shown beside the report's example captions.
+    example_columns: ClassVar[tuple[str, ...]] = ()
+    # Filters the report's curation section compares (see StandardFilter).
+    standard_filters: ClassVar[tuple[StandardFilter, ...]] = ()
+    # Signals as declared once per tagger class; `signals()` may refine descriptions (thresholds).
+    declared_signals: ClassVar[tuple[Signal, ...]] = ()
 
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         """Return new columns (named `<name>.<field>`) aligned with the batch rows."""
@@ -71,7 +115,11 @@ class Tagger:
         return {}
 
     def signals(self) -> tuple[Signal, ...]:
-        return ()
+        return self.declared_signals
+
+    def taxonomy(self) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
+        """(groups, aggregates) of the population axis, from the tagger declaring `membership`."""
+        return None
 
     def scores(self) -> tuple[Score, ...]:
         return ()

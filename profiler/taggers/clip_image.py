@@ -33,7 +33,7 @@ from profiler.models.zeroshot import (
     sexual_columns,
 )
 from profiler.schema import IMAGE, IMAGE_EMBEDDING
-from profiler.taggers.base import Score, Signal, Tagger, as_numpy_bool
+from profiler.taggers.base import Score, Signal, StandardFilter, Tagger, as_numpy_bool
 
 PROBLEM = "clip.problem"
 CACHED_EMBEDDING = "clip.image_embedding"  # float16 unit vectors in the embedding cache
@@ -56,6 +56,18 @@ class ClipImageTagger(Tagger):
 
     name = "clip"
     problem_column = PROBLEM
+    example_columns = (SEXUAL,)
+    # the calibrated boolean when the run has it, else the score at 0.5
+    standard_filters = (
+        StandardFilter("clip", "CLIP: model-perceived sexual", "CLIP",
+                       ("`clip.sexual`", "clip.sexual_score >= 0.5"), rank=3),
+    )
+    declared_signals = (Signal(
+        SEXUAL, "CLIP: sexualized image",
+        "the image as a CLIP model perceives it scores at or above the threshold on the "
+        "sexual-content prompt bank (model-perceived content, never identity)",
+        lambda tags: as_numpy_bool(tags.column(SEXUAL)), expression="`clip.sexual`",
+    ),)
     cached_columns = (CACHED_EMBEDDING, CACHED_PROBLEM)
     max_batch_rows = IMAGE_BATCH_ROWS
 
@@ -157,14 +169,6 @@ class ClipImageTagger(Tagger):
             if self._encoder is None:
                 self._encoder = ImageEncoder(self.loaded, self.batch_size, self.decode_workers)
             return self._encoder.encode(images.to_pylist())
-
-    def signals(self) -> tuple[Signal, ...]:
-        return (Signal(
-            SEXUAL, "CLIP: sexualized image",
-            "the image as a CLIP model perceives it scores at or above the threshold on the "
-            "sexual-content prompt bank (model-perceived content, never identity)",
-            lambda tags: as_numpy_bool(tags.column(SEXUAL)),
-        ),)
 
     def scores(self) -> tuple[Score, ...]:
         return (Score(SEXUAL_SCORE, SEXUAL_SCORE),)

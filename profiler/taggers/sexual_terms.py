@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profiler.schema import CAPTION, SEXUAL_LEVELS
-from profiler.taggers.base import Signal, Tagger
+from profiler.taggers.base import Signal, StandardFilter, Tagger
 from profiler.taggers.lexicon import load_lexicon, require
 from profiler.taggers.text import alternation, match_mask
 
@@ -18,6 +18,13 @@ _NONE, _SUGGESTIVE, _EXPLICIT = range(3)
 class SexualTermsTagger(Tagger):
     name = "sexual_terms"
     requires = (CAPTION,)
+    example_columns = (LEVEL,)
+    standard_filters = (
+        StandardFilter("caption_explicit", "Caption: explicit terms", "explicit terms",
+                       ('sexual_terms.level == "explicit"',), rank=1),
+        StandardFilter("caption_sexual", "Caption: any sexual term", "any sexual term",
+                       ('sexual_terms.level >= "suggestive"',), rank=2),
+    )
 
     def __init__(self, lexicon_path: str | None = None):
         data = load_lexicon("sexual_terms", lexicon_path)
@@ -50,16 +57,6 @@ class SexualTermsTagger(Tagger):
             level[candidates] = np.where(explicit, _EXPLICIT, np.where(suggestive, _SUGGESTIVE, _NONE))
         return {LEVEL: self._levels.take(pa.array(level))}
 
-    def signals(self) -> tuple[Signal, ...]:
-        return (
-            Signal("sexual_terms.any", "Caption: sexual terms",
-                   "caption contains a suggestive or explicit term", _level_at_least(_SUGGESTIVE),
-                   from_caption=True),
-            Signal("sexual_terms.explicit", "Caption: explicit terms",
-                   "caption contains an explicit term", _level_at_least(_EXPLICIT),
-                   from_caption=True),
-        )
-
 
 def _level_at_least(minimum: int):
     def evaluate(tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -69,3 +66,13 @@ def _level_at_least(minimum: int):
         return observed, np.asarray(codes) >= minimum
 
     return evaluate
+
+
+SexualTermsTagger.declared_signals = (
+    Signal("sexual_terms.any", "Caption: sexual terms",
+           "caption contains a suggestive or explicit term", _level_at_least(_SUGGESTIVE),
+           from_caption=True, expression='sexual_terms.level >= "suggestive"'),
+    Signal("sexual_terms.explicit", "Caption: explicit terms",
+           "caption contains an explicit term", _level_at_least(_EXPLICIT),
+           from_caption=True, expression='sexual_terms.level == "explicit"'),
+)
