@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from profiler.calibrate import Thresholds, format_thresholds
+from profiler.taggers.thresholds import Thresholds, format_thresholds
 from profiler.errors import UserError
 from profiler.taggers import DEFAULT_TAGGERS, REGISTRY, build_taggers
 from profiler.taggers.nsfw import DEFAULT_THRESHOLD, PROBLEM, SCORE, SEXUAL, NsfwTagger
@@ -222,7 +222,7 @@ def test_profile_calibrate_and_reprofile_end_to_end(tmp_path):
 
     import pyarrow.parquet as pq
 
-    from profiler.calibrate import load_thresholds
+    from profiler.taggers.thresholds import load_thresholds
     from profiler.cli import main
 
     data = tmp_path / "data"

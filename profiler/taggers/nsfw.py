@@ -270,7 +270,7 @@ def _weights_sha256(package: Any) -> str:
 
 def _calibrated(path: str) -> dict[str, Any]:
     """The threshold of a `bias-profiler calibrate --score nsfw.score` file."""
-    from profiler.calibrate import load_thresholds
+    from profiler.taggers.thresholds import load_thresholds
 
     loaded = load_thresholds(path, expect_score=SCORE)
     if loaded.threshold is None:
