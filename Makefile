@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(VENV)/bin/bias-profiler run pipelines/sample.toml
 
-## Lint, then run the whole test suite.
+## Lint, check the import layers (pyproject [tool.importlinter]), then run the whole test suite.
 test: $(STAMP)
 	$(VENV)/bin/ruff check profiler tests bench
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

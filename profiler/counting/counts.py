@@ -15,10 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from profiler.counting.impact import FilterTally, tally_filters
 from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, HIST_BINS, Part, Populations
 from profiler.counting.term_counts import TermCounts
 from profiler.taggers import Membership, compared_group_columns
-from profiler.taggers.base import Score, Signal
+from profiler.taggers.base import Score, Signal, StandardFilter
 
 COUNTS_FORMAT = 1
 
@@ -49,6 +50,8 @@ class Counts:
     identity_agreement: dict[str, np.ndarray] = field(default_factory=dict)
     shards_completed: list[str] = field(default_factory=list)
     shards_failed: dict[str, str] = field(default_factory=dict)
+    # standard filter name -> what it would remove per cell (see profiler.counting.impact)
+    impact: dict[str, FilterTally] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         p, g, s, h = len(self.populations), len(GENDER_AXIS), len(self.signals), len(self.scores)
@@ -92,6 +95,10 @@ class Counts:
                 out.identity_agreement[group] = out.identity_agreement.get(group, 0) + tally
             out.shards_completed += part.shards_completed
             out.shards_failed.update(part.shards_failed)
+            for name, tally in part.impact.items():
+                if name not in out.impact:
+                    out.impact[name] = FilterTally.empty(tally.expression, len(populations), len(signals))
+                tally.add_into(out.impact[name], pi, si)
         return out
 
     # -- lookups -------------------------------------------------------------------------------
@@ -136,6 +143,7 @@ class Counts:
             ],
             "terms": self.terms.to_dict(),
             "identity_agreement": {g: t.tolist() for g, t in self.identity_agreement.items()},
+            "impact": {name: t.to_dict(self.populations, self.signals) for name, t in self.impact.items()},
         }
 
     @classmethod
@@ -160,6 +168,8 @@ class Counts:
         out.terms = TermCounts.from_dict(data.get("terms"))
         out.identity_agreement = {g: np.array(t, np.int64)
                                   for g, t in data.get("identity_agreement", {}).items()}
+        out.impact = {name: FilterTally.from_dict(t, out.populations, out.signals)
+                      for name, t in data.get("impact", {}).items()}
         return out
 
 
@@ -194,6 +204,7 @@ class CountPlan:
     problem_columns: tuple[str, ...] = ()  # taggers' per-row "could not score" reasons
     membership: Membership | None = None
     compared_groups: tuple[str, ...] | None = None  # model-perceived group columns
+    filters: tuple[StandardFilter, ...] = ()  # standard filters whose impact is tallied
 
     @property
     def population_axis(self) -> Populations:
@@ -252,6 +263,8 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
         for part in parts:
             part.add_hist(flat, valid, bins, size)
         counts.hist[:, :, i, :] = flat.reshape(len(counts.populations), len(GENDER_AXIS), HIST_BINS)
+    if plan.filters:
+        counts.impact = tally_filters(tags, plan.filters, parts, evaluated, len(counts.populations))
     any_gender = _any_gender_members(parts)
     _count_joint(counts, any_gender, evaluated)
     if captions is not None and plan.signals:

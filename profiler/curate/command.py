@@ -28,8 +28,8 @@ from profiler.curate.weights import Raking, build_raking, parse_targets
 from profiler.errors import UserError
 from profiler.files import atomic_write_bytes, atomic_write_json
 from profiler.schema import KEY
+from profiler.sources import discover_shards
 from profiler.sources.columns import ColumnMapping
-from profiler.sources.parquet import discover_shards
 
 LISTS = ("kept", "removed")
 

@@ -34,9 +34,10 @@ from profiler.errors import UserError
 from profiler.files import atomic_write_json
 from profiler.schema import CAPTION, IMAGE, KEY, ROW_PROBLEM
 from profiler.sources import ColumnMapping, Shard, read_shard
-from profiler.sources.parquet import MissingColumnsError, ReadInfo, shard_num_rows
+from profiler.sources.base import MissingColumnsError, ReadInfo
+from profiler.sources.reader import shard_num_rows
 from profiler.sources.selection import Selection
-from profiler.taggers import Membership, Tagger, build_taggers
+from profiler.taggers import Membership, Tagger, build_taggers, standard_filters
 
 SNIPPET_CHARS = 160
 log = logging.getLogger("profiler")
@@ -102,6 +103,7 @@ def count_plan(taggers: tuple[Tagger, ...]) -> CountPlan:
         problem_columns=tuple(t.problem_column for t in taggers if t.problem_column),
         membership=next((t.membership for t in taggers if t.membership is not None), None),
         compared_groups=tuple(t.compared_groups for t in taggers if t.compared_groups),
+        filters=tuple(f for _, f in standard_filters()),
     )
 
 

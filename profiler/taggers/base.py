@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True)
@@ -45,17 +46,55 @@ class Membership:
 
 
 @dataclass(frozen=True)
-class StandardFilter:
-    """A filter the report's curation section compares: drop rows matching the expression.
+class FilterRule:
+    """One way to apply a standard filter: `evaluate` (counting, while profiling) and the same
+    rule as a filter expression (curation, display). `columns`: the tag columns it needs."""
 
-    `candidates`: expressions tried in order, the first whose columns the run has wins.
+    expression: str
+    columns: tuple[str, ...]
+    # (judged, matched) per row: rows not judged (unknown value) are never removed
+    evaluate: Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]
+
+    def removed(self, tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """(removed, unjudged) per row when the filter drops what it matches."""
+        judged, matched = self.evaluate(tags)
+        return judged & matched, ~judged
+
+
+@dataclass(frozen=True)
+class StandardFilter:
+    """A filter the report's curation section compares: drop rows matching it.
+
+    `candidates`: rules tried in order, the first whose columns the run has wins; with several,
+    the chosen expression is shown in the label.
     """
 
     name: str
     label: str
     short_label: str
-    candidates: tuple[str, ...]
+    candidates: tuple[FilterRule, ...]
     rank: int  # order of the report's columns
+
+    def choose(self, columns: set[str] | list[str]) -> FilterRule | None:
+        return next((r for r in self.candidates if all(c in columns for c in r.columns)), None)
+
+    def label_for(self, rule: FilterRule | None) -> str:
+        if len(self.candidates) == 1 or rule is None:
+            return self.label
+        return f"{self.label} ({rule.expression.strip('`')})"
+
+
+def score_at_least(column: str, threshold: float) -> Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]:
+    """(judged, matched) of `column >= threshold` over a nullable score column."""
+
+    def evaluate(tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        values = tags.column(column)
+        judged = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), bool)
+        matched = np.asarray(pc.greater_equal(values, threshold).fill_null(False)
+                             .to_numpy(zero_copy_only=False), bool)
+        return judged, matched
+
+    return evaluate
 
 
 @dataclass(frozen=True)

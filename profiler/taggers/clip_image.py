@@ -33,7 +33,15 @@ from profiler.models.zeroshot import (
     sexual_columns,
 )
 from profiler.schema import IMAGE, IMAGE_EMBEDDING
-from profiler.taggers.base import Score, Signal, StandardFilter, Tagger, as_numpy_bool
+from profiler.taggers.base import (
+    FilterRule,
+    Score,
+    Signal,
+    StandardFilter,
+    Tagger,
+    as_numpy_bool,
+    score_at_least,
+)
 
 PROBLEM = "clip.problem"
 CACHED_EMBEDDING = "clip.image_embedding"  # float16 unit vectors in the embedding cache
@@ -59,8 +67,10 @@ class ClipImageTagger(Tagger):
     example_columns = (SEXUAL,)
     # the calibrated boolean when the run has it, else the score at 0.5
     standard_filters = (
-        StandardFilter("clip", "CLIP: model-perceived sexual", "CLIP",
-                       ("`clip.sexual`", "clip.sexual_score >= 0.5"), rank=3),
+        StandardFilter("clip", "CLIP: model-perceived sexual", "CLIP", (
+            FilterRule("`clip.sexual`", (SEXUAL,), lambda tags: as_numpy_bool(tags.column(SEXUAL))),
+            FilterRule("clip.sexual_score >= 0.5", (SEXUAL_SCORE,), score_at_least(SEXUAL_SCORE, 0.5)),
+        ), rank=3),
     )
     declared_signals = (Signal(
         SEXUAL, "CLIP: sexualized image",
@@ -206,7 +216,7 @@ def _thresholds(threshold: float | None, classes: dict[str, float] | None,
     """Cut-offs in force: explicit settings win over a calibrated thresholds file."""
     calibrated: dict[str, Any] = {"threshold": None, "classes": {}, "version": None, "fit": None}
     if path is not None:
-        from profiler.calibrate import load_thresholds
+        from profiler.taggers.thresholds import load_thresholds
 
         loaded = load_thresholds(path, expect_score="clip")
         calibrated = {"threshold": loaded.threshold, "classes": dict(loaded.classes),

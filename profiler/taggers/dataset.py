@@ -10,7 +10,15 @@ import pyarrow.compute as pc
 
 from profiler.errors import UserError
 from profiler.schema import NSFW, PUNSAFE
-from profiler.taggers.base import Score, Signal, StandardFilter, Tagger, as_numpy_bool
+from profiler.taggers.base import (
+    FilterRule,
+    Score,
+    Signal,
+    StandardFilter,
+    Tagger,
+    as_numpy_bool,
+    score_at_least,
+)
 
 PUNSAFE_TAG = "dataset.punsafe"
 SEXUAL = "dataset.sexual"
@@ -26,7 +34,8 @@ class DatasetTagger(Tagger):
     example_columns = (SEXUAL,)
     standard_filters = (
         StandardFilter("dataset_punsafe", "Dataset punsafe ≥ 0.5 (LAION's own filter)", "punsafe ≥ 0.5",
-                       ("dataset.punsafe >= 0.5",), rank=0),
+                       (FilterRule("dataset.punsafe >= 0.5", (PUNSAFE_TAG,),
+                                   score_at_least(PUNSAFE_TAG, 0.5)),), rank=0),
     )
 
     def __init__(self, punsafe_threshold: float = 0.5, unsure_is_sexual: bool = False):

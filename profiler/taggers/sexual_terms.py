@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profiler.schema import CAPTION, SEXUAL_LEVELS
-from profiler.taggers.base import Signal, StandardFilter, Tagger
+from profiler.taggers.base import FilterRule, Signal, StandardFilter, Tagger
 from profiler.taggers.lexicon import load_lexicon, require
 from profiler.taggers.text import alternation, match_mask
 
@@ -19,12 +19,6 @@ class SexualTermsTagger(Tagger):
     name = "sexual_terms"
     requires = (CAPTION,)
     example_columns = (LEVEL,)
-    standard_filters = (
-        StandardFilter("caption_explicit", "Caption: explicit terms", "explicit terms",
-                       ('sexual_terms.level == "explicit"',), rank=1),
-        StandardFilter("caption_sexual", "Caption: any sexual term", "any sexual term",
-                       ('sexual_terms.level >= "suggestive"',), rank=2),
-    )
 
     def __init__(self, lexicon_path: str | None = None):
         data = load_lexicon("sexual_terms", lexicon_path)
@@ -75,4 +69,12 @@ SexualTermsTagger.declared_signals = (
     Signal("sexual_terms.explicit", "Caption: explicit terms",
            "caption contains an explicit term", _level_at_least(_EXPLICIT),
            from_caption=True, expression='sexual_terms.level == "explicit"'),
+)
+_ANY, _EXPLICIT_SIGNAL = SexualTermsTagger.declared_signals
+# The report compares dropping what each signal flags.
+SexualTermsTagger.standard_filters = (
+    StandardFilter("caption_explicit", "Caption: explicit terms", "explicit terms",
+                   (FilterRule(_EXPLICIT_SIGNAL.expression, (LEVEL,), _EXPLICIT_SIGNAL.evaluate),), rank=1),
+    StandardFilter("caption_sexual", "Caption: any sexual term", "any sexual term",
+                   (FilterRule(_ANY.expression, (LEVEL,), _ANY.evaluate),), rank=2),
 )
