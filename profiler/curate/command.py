@@ -25,6 +25,7 @@ from profiler.curate.signals import available_signals
 from profiler.curate.tables import impact_csv, impact_text, weights_text
 from profiler.curate.tagged import TaggedRun, open_tagged_run
 from profiler.curate.weights import Raking, build_raking, parse_targets
+from profiler.defaults import CONFIDENCE, MIN_SUPPORT
 from profiler.errors import UserError
 from profiler.files import atomic_write_bytes, atomic_write_json
 from profiler.schema import KEY
@@ -43,8 +44,8 @@ class CurateRequest:
     key_list: str = "kept"
     copy_shards: bool = False
     target_shares: str | None = None
-    min_support: int = 30
-    confidence: float = 0.95
+    min_support: int = MIN_SUPPORT
+    confidence: float = CONFIDENCE
     overwrite: bool = False
 
 

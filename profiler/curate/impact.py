@@ -18,6 +18,7 @@ from profiler.curate.compile import Filter, compile_filter
 from profiler.curate.expr import columns_of, parse
 from profiler.curate.signals import SignalSpec, available_signals
 from profiler.curate.tagged import TaggedRun, open_tagged_run
+from profiler.defaults import CONFIDENCE, MIN_SUPPORT
 from profiler.stats.impact import (
     DROP,
     KEEP,
@@ -117,7 +118,7 @@ def populations_of(run: TaggedRun) -> Populations:
 
 
 def standard_filter_impacts(
-    run_dir: Path, min_support: int = 30, confidence: float = 0.95
+    run_dir: Path, min_support: int = MIN_SUPPORT, confidence: float = CONFIDENCE
 ) -> dict[str, Any]:
     """The standard filters side by side over a run's tag files (one pass); JSON-serialisable.
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from profiler.counting.counts import Counts
 from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, SPECIAL_POPULATIONS
+from profiler.defaults import ALPHA, CONFIDENCE, MIN_SUPPORT
 from profiler.stats.rates import (
     benjamini_hochberg,
     fisher_p,
@@ -30,9 +31,9 @@ from profiler.stats.rates import (
 
 @dataclass(frozen=True)
 class StatsSettings:
-    min_support: int = 30
-    confidence: float = 0.95
-    alpha: float = 0.05
+    min_support: int = MIN_SUPPORT
+    confidence: float = CONFIDENCE
+    alpha: float = ALPHA
 
 
 @dataclass

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from profiler.counting.counts import Counts
 from profiler.counting.populations import GENDER_AXIS, HIST_BINS, PERSON, SPECIAL_POPULATIONS, SWEEP_GENDERS
+from profiler.defaults import CONFIDENCE, MIN_SUPPORT
 from profiler.stats.rates import subset_rate_ratio, wilson
 
 THRESHOLDS = tuple(round(b / HIST_BINS, 2) for b in range(2, HIST_BINS - 1))  # 0.10 .. 0.90
 
 
-def threshold_sweep(counts: Counts, min_support: int = 30, confidence: float = 0.95) -> list[dict]:
+def threshold_sweep(counts: Counts, min_support: int = MIN_SUPPORT,
+                    confidence: float = CONFIDENCE) -> list[dict]:
     rows = []
     for si, score in enumerate(counts.scores):
         for population in counts.populations:
