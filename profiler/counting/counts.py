@@ -264,7 +264,8 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
             part.add_hist(flat, valid, bins, size)
         counts.hist[:, :, i, :] = flat.reshape(len(counts.populations), len(GENDER_AXIS), HIST_BINS)
     if plan.filters:
-        counts.impact = tally_filters(tags, plan.filters, parts, evaluated, len(counts.populations))
+        known = {id(signal.evaluate): result for signal, result in zip(plan.signals, evaluated, strict=True)}
+        counts.impact = tally_filters(tags, plan.filters, parts, evaluated, len(counts.populations), known)
     any_gender = _any_gender_members(parts)
     _count_joint(counts, any_gender, evaluated)
     if captions is not None and plan.signals:

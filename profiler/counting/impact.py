@@ -70,16 +70,22 @@ class FilterTally:
 def tally_filters(
     tags: pa.Table, filters: Sequence[StandardFilter], parts: list[Part],
     evaluated: list[tuple[np.ndarray, np.ndarray]], populations: int,
+    known: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, FilterTally]:
     """Each applicable filter's removals in one batch (a filter whose columns the tags lack is
-    left out; the report then says why it is unavailable)."""
+    left out; the report then says why it is unavailable). `known`: results of rule functions
+    already evaluated for this batch (a filter that drops a signal's rows reuses the signal's)."""
     out = {}
     positives = [observed & positive for observed, positive in evaluated]
     for spec in filters:
         rule = spec.choose(tags.column_names)
         if rule is None:
             continue
-        removed, unjudged = rule.removed(tags)
+        if known is not None and id(rule.evaluate) in known:
+            judged, matched = known[id(rule.evaluate)]
+            removed, unjudged = judged & matched, ~judged
+        else:
+            removed, unjudged = rule.removed(tags)
         tally = FilterTally.empty(rule.expression, populations, len(evaluated))
         tally.unjudged = int(unjudged.sum())
         if removed.any():

@@ -57,6 +57,13 @@ def declared_signals() -> list[Signal]:
     return [s for t in _classes() for s in t.declared_signals]
 
 
+def tag_vocabulary() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(values, ordered values) of the registered taggers' text tag columns."""
+    values = {c: v for t in _classes() for c, v in t.vocabulary}
+    ordered = {c: v for t in _classes() for c, v in t.ordered_vocabulary}
+    return values, ordered
+
+
 def standard_filters() -> list[tuple[str, StandardFilter]]:
     """(tagger name, filter) the report's curation section compares, in report order."""
     found = [(t.name, f) for t in _classes() for f in t.standard_filters]
@@ -65,4 +72,4 @@ def standard_filters() -> list[tuple[str, StandardFilter]]:
 
 __all__ = ["DEFAULT_TAGGERS", "REGISTRY", "Membership", "Score", "Signal", "StandardFilter", "Tagger",
            "build_taggers", "compared_group_columns", "declared_signals", "population_membership",
-           "standard_filters"]
+           "standard_filters", "tag_vocabulary"]

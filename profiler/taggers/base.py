@@ -130,6 +130,10 @@ class Tagger:
     example_columns: ClassVar[tuple[str, ...]] = ()
     # Filters the report's curation section compares (see StandardFilter).
     standard_filters: ClassVar[tuple[StandardFilter, ...]] = ()
+    # Known values of text tag columns (a typo'd value in a filter is an error), and of ordered
+    # ones (comparisons like >= follow this order).
+    vocabulary: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()  # (column, values)
+    ordered_vocabulary: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
     # Signals as declared once per tagger class; `signals()` may refine descriptions (thresholds).
     declared_signals: ClassVar[tuple[Signal, ...]] = ()
 

@@ -32,6 +32,7 @@ class DatasetTagger(Tagger):
     name = "dataset"
     optional = (PUNSAFE, NSFW)
     example_columns = (SEXUAL,)
+    vocabulary = ((NSFW_LABEL, NSFW_LABELS),)
     standard_filters = (
         StandardFilter("dataset_punsafe", "Dataset punsafe ≥ 0.5 (LAION's own filter)", "punsafe ≥ 0.5",
                        (FilterRule("dataset.punsafe >= 0.5", (PUNSAFE_TAG,),

@@ -55,6 +55,7 @@ class IdentityTagger(Tagger):
     name = "identity"
     requires = (CAPTION,)
     membership = MEMBERSHIP
+    vocabulary = ((GENDER, GENDERS),)  # groups and mentions: from the taxonomy (Membership)
 
     def __init__(self, lexicon_path: str | None = None):
         self.lexicon: IdentityLexicon = compile_identity_lexicon(lexicon_path)

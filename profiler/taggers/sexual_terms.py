@@ -18,6 +18,7 @@ _NONE, _SUGGESTIVE, _EXPLICIT = range(3)
 class SexualTermsTagger(Tagger):
     name = "sexual_terms"
     requires = (CAPTION,)
+    ordered_vocabulary = ((LEVEL, SEXUAL_LEVELS),)
     example_columns = (LEVEL,)
 
     def __init__(self, lexicon_path: str | None = None):
