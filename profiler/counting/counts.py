@@ -246,15 +246,17 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
     size = counts.rows_in.size
     flat = counts.rows_in.reshape(-1)
     for part in parts:
-        part.add(flat, None, size)
+        part.add(flat, size)
     evaluated = [signal.evaluate(tags) for signal in plan.signals]
     for i, (observed, positive) in enumerate(evaluated):
-        for target, values in ((counts.observed, observed), (counts.positive, observed & positive)):
-            flat = np.zeros(size, np.int64)
-            weights = values.astype(np.float64)
-            for part in parts:
-                part.add(flat, weights, size)
-            target[:, :, i] = flat.reshape(counts.rows_in.shape)
+        # one integer bincount per part over (cell, outcome): 0 unknown, 1 negative, 2 positive
+        outcome = observed.astype(np.int64) + (observed & positive)
+        flat = np.zeros(size * 3, np.int64)
+        for part in parts:
+            part.add_outcomes(flat, outcome, 3, size)
+        tally = flat.reshape(*counts.rows_in.shape, 3)
+        counts.observed[:, :, i] = tally[..., 1] + tally[..., 2]
+        counts.positive[:, :, i] = tally[..., 2]
     for i, score in enumerate(plan.scores):
         values = tags.column(score.column).to_numpy(zero_copy_only=False).astype(float)
         valid = ~np.isnan(values)

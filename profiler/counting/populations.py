@@ -72,11 +72,18 @@ class Part:
     def _take(self, values: np.ndarray) -> np.ndarray:
         return values if self.rows is None else values[self.rows]
 
-    def add(self, flat: np.ndarray, weights: np.ndarray | None, size: int) -> None:
-        w = None if weights is None else self._take(weights)
-        flat += np.rint(np.bincount(self.cells, weights=w, minlength=size)).astype(np.int64)
+    def add(self, flat: np.ndarray, size: int) -> None:
+        """Count the rows in each cell (flat over `size` cells)."""
+        flat += np.bincount(self.cells, minlength=size)
         if self.any_cell is not None:
-            flat[self.any_cell] += len(self.cells) if w is None else round(float(w.sum()))
+            flat[self.any_cell] += len(self.cells)
+
+    def add_outcomes(self, flat: np.ndarray, outcome: np.ndarray, k: int, size: int) -> None:
+        """Tally a per-row outcome code in [0, k) per cell: flat is (size * k)."""
+        codes = self._take(outcome)
+        flat += np.bincount(self.cells * k + codes, minlength=size * k)
+        if self.any_cell is not None:
+            flat[self.any_cell * k : (self.any_cell + 1) * k] += np.bincount(codes, minlength=k)
 
     def add_hist(self, flat: np.ndarray, valid: np.ndarray, bins: np.ndarray, size: int) -> None:
         keep = self._take(valid)
