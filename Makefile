@@ -25,9 +25,10 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 report: $(BASE_STAMP)
 	$(VENV)/bin/bias-profiler run pipelines/sample.toml
 
-## Lint, then run the whole test suite.
+## Lint, check the import layers (pyproject [tool.importlinter]), then run the whole test suite.
 test: $(DEV_STAMP)
 	$(VENV)/bin/ruff check profiler tests bench
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: $(DEV_STAMP)

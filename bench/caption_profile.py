@@ -222,7 +222,7 @@ def profile_in_child(folder: str, write_tags: bool, repeats: int) -> dict[str, A
 
 def _person_mentions(out: Path) -> dict[str, int]:
     """Rows with a person mention per population, from the run folder's merged counts."""
-    from profiler.counts import Counts, merge_all
+    from profiler.counting.counts import Counts, merge_all
 
     parts = [Counts.from_dict(json.loads(p.read_text())) for p in (out / "parts").glob("*.counts.json")]
     counts = merge_all(parts)

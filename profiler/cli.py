@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from profiler import __version__
+from profiler.defaults import MIN_SUPPORT
 from profiler.errors import UserError
 
 EXIT_USER_ERROR = 2
@@ -101,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     curate.add_argument("--target-shares", metavar="G=S,...|FILE.toml",
                         help="rebalancing weights toward these shares of person mentions, "
                              "e.g. east_asian=0.1,black:female=0.05")
-    curate.add_argument("--min-support", type=int, default=30,
-                        help="suppress impact cells with fewer rows (default 30)")
+    curate.add_argument("--min-support", type=int, default=MIN_SUPPORT,
+                        help=f"suppress impact cells with fewer rows (default {MIN_SUPPORT})")
     curate.add_argument("--overwrite", action="store_true", help="replace a previous curation in --out")
     curate.set_defaults(handler=_curate, mode="drop")
 
@@ -149,7 +150,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="parallel shard workers (default: CPU cores)")
     parser.add_argument("--executor", choices=("threads", "processes"),
                         help="how shard workers run (default: threads)")
-    parser.add_argument("--min-support", type=int, help="suppress cells with fewer rows (default 30)")
+    parser.add_argument("--min-support", type=int,
+                        help=f"suppress cells with fewer rows (default {MIN_SUPPORT})")
     parser.add_argument("--no-tags", action="store_true", help="skip per-sample tag files")
     parser.add_argument("--redact", action="store_true", help="hide caption snippets in the report")
     parser.add_argument("--baseline", metavar="RUN",
@@ -346,7 +348,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     out = generate_sample(args.out, args.shards, args.rows_per_shard, args.seed)
     print(out / "ground_truth.json")

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from profiler.defaults import ALPHA, CONFIDENCE, MIN_SUPPORT
 from profiler.errors import UserError
 from profiler.models.loading import LOCAL_DIR
 from profiler.schema import KNOWN_ALIASES
@@ -175,9 +176,9 @@ def spec_from_toml(path: str | Path, overrides: dict[str, Any] | None = None) ->
         tagger_settings=_tagger_settings(taggers, base),
         columns={str(k): str(v) for k, v in source.get("columns", {}).items()},
         stats=StatsSettings(
-            min_support=stats.get("min_support", 30),
-            confidence=float(stats.get("confidence", 0.95)),
-            alpha=float(stats.get("alpha", 0.05)),
+            min_support=stats.get("min_support", MIN_SUPPORT),
+            confidence=float(stats.get("confidence", CONFIDENCE)),
+            alpha=float(stats.get("alpha", ALPHA)),
         ),
         workers=run.get("workers", os.cpu_count() or 1),
         executor=run.get("executor", "threads"),

@@ -48,7 +48,7 @@ def captions_batch(captions: list[str | None]) -> pa.RecordBatch:
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> Path:
     """Small demo shards with planted skew (generated once per session)."""
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     return generate_sample(tmp_path_factory.mktemp("demo"), shards=6, rows_per_shard=3000, seed=7)
 

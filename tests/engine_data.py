@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from profiler.sample import generate_sample
+from profiler.demo_data import generate_sample
 
 BASE_ROWS = 24_000
 TIMESTAMPS = ("created", "seconds")  # the only fields of stats.json allowed to differ

@@ -55,7 +55,7 @@ def test_drifted_and_broken_shards_are_accounted_for(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     pytest.importorskip("open_clip")
-    from profiler.models import testing
+    from tests import tiny_models as testing
 
     folder = tmp_path_factory.mktemp("bad-input-model")
     name = testing.register_model(folder, "tiny-bad-input")

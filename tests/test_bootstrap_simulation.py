@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from profiler.counts import Counts
+from profiler.counting.counts import Counts
 from profiler.stats.bootstrap import shard_bootstrap
 
 DATASETS, SHARDS, ROWS = 500, 20, 400

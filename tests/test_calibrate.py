@@ -447,7 +447,7 @@ def test_clip_run_calibrated_and_reprofiled_with_the_thresholds(tmp_path):
     pytest.importorskip("open_clip")
     from PIL import Image
 
-    from profiler.models import testing
+    from tests import tiny_models as testing
 
     name = testing.register_model(tmp_path / "model", "tiny-calibrate")
     checkpoint = testing.write_checkpoint(name, tmp_path / "model" / "tiny.pt", seed=5, logit_scale=30.0)

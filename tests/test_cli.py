@@ -218,7 +218,7 @@ def test_library_warnings_do_not_double_the_log(tmp_path):
     data = tmp_path / "d.parquet"
     pq.write_table(pa.table({"TEXT": ["an Asian woman", "a cat"]}), data)
     code = (
-        "import sys; from profiler.models import testing; from profiler.cli import main;"
+        "import sys; from tests import tiny_models as testing; from profiler.cli import main;"
         f"name = testing.register_model({str(tmp_path)!r}, 'tiny-log');"
         f"sys.exit(main(['profile', {str(data)!r}, '--taggers', 'identity,clip_text', '--model', name,"
         f" '--pretrained', 'none', '--allow-random-weights', '--device', 'cpu',"

@@ -18,11 +18,11 @@ from PIL import Image
 
 from profiler.cli import main
 from profiler.images.pipeline import ImageEncoder
-from profiler.models import testing
 from profiler.models.loading import load_model_cached
 from profiler.models.prompts import load_prompt_bank
 from profiler.models.text import TextEncoder
 from profiler.models.zeroshot import ZeroShotClassifier, sexual_columns
+from tests import tiny_models as testing
 
 CLIP_COLUMNS = ["clip.sexual_score", "clip.sexual_class", "clip.sexual", "clip.problem"]
 

@@ -14,9 +14,9 @@ import pytest
 pytest.importorskip("open_clip")
 
 from profiler.errors import UserError
-from profiler.models import testing
 from profiler.models.zeroshot import IDENTITY_GROUPS
 from profiler.taggers import DEFAULT_TAGGERS, REGISTRY, build_taggers
+from tests import tiny_models as testing
 from tests.conftest import captions_batch
 
 # One prompt per class: a caption that is exactly a class's prompt has cosine 1 with that class.
@@ -129,7 +129,7 @@ def test_a_pipeline_runs_the_tagger_and_writes_its_tags(checkpoint, bank_path, t
     """[taggers.clip_text] in a pipeline TOML, through the CLI entry point (threads, in-process,
     so the test's model config is registered)."""
     from profiler.cli import main
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     name, path = checkpoint
     data = generate_sample(tmp_path / "data", shards=1, rows_per_shard=60, seed=2)
@@ -159,8 +159,8 @@ def test_a_new_bank_retags_from_the_caption_cache(checkpoint, bank_path, tmp_pat
     """Caption embeddings are cached; a re-run with another prompt bank encodes no caption and
     gives the tags a fresh run with that bank gives."""
     from profiler.cli import main
+    from profiler.demo_data import generate_sample
     from profiler.models.text import TextEncoder
-    from profiler.sample import generate_sample
 
     name, path = checkpoint
     data = generate_sample(tmp_path / "data", shards=1, rows_per_shard=80, seed=4)
@@ -204,7 +204,7 @@ def test_importing_the_tagger_and_model_helpers_does_not_import_torch():
     code = (
         "import sys, profiler.taggers, profiler.taggers.clip_text, profiler.models,"
         " profiler.models.prompts, profiler.models.zeroshot, profiler.models.loading,"
-        " profiler.models.text, profiler.models.weights, profiler.models.testing;"
+        " profiler.models.text, profiler.models.weights, tests.tiny_models;"
         "print(','.join(m for m in ('torch', 'open_clip') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from profiler.cli import main
-from profiler.counts import GENDER_AXIS, Counts
+from profiler.counting.counts import Counts
+from profiler.counting.populations import GENDER_AXIS
 
 
 def random_counts(rng, populations, signals) -> Counts:
@@ -73,7 +74,7 @@ def test_sharded_run_equals_single_shard_run(demo_data, tmp_path):
 
 
 def test_identity_agreement_tallies_lexicon_against_clip_groups_and_merges():
-    from profiler.counts import CountPlan, count_batch
+    from profiler.counting.counts import CountPlan, count_batch
     from profiler.stats.agreement import identity_agreement
 
     plan = CountPlan(groups=("east_asian", "black"), aggregates={}, signals=(), scores=())

@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from profiler.counting.populations import Populations
 from profiler.curate import CurateRequest, run_curate, standard_filter_impacts
 from profiler.curate.impact import DROP, FilterSpec
-from profiler.curate.membership import Populations
 from profiler.curate.weights import Raking
 from profiler.errors import UserError
 from profiler.stats import subset_rate_ratio

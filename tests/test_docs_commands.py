@@ -127,7 +127,7 @@ def test_every_documented_command_parses(command):
 def docs_workdir(tmp_path_factory) -> Path:
     """pipelines/, reports/demo-data (small demo shards), reports/demo (profiled) and labels.csv."""
     from profiler.cli import main
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     root = tmp_path_factory.mktemp("docs-template")
     shutil.copytree(REPO / "pipelines", root / "pipelines")

@@ -42,7 +42,7 @@ def blocker(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory) -> Path:
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     return generate_sample(tmp_path_factory.mktemp("demo"), shards=2, rows_per_shard=400, seed=3)
 

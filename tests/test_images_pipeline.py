@@ -20,7 +20,7 @@ from tests.image_corpus import CRASH_MARKER, all_cases, crashing_prepare_batch, 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     from profiler.models.loading import load_model
-    from profiler.models.testing import register_model, write_checkpoint
+    from tests.tiny_models import register_model, write_checkpoint
 
     folder = tmp_path_factory.mktemp("tiny-image-model")
     name = register_model(folder, "tiny-image-clip")
@@ -137,7 +137,7 @@ EXIT_SCRIPT = """
 import sys
 from profiler.images.pipeline import ImageEncoder
 from profiler.models.loading import load_model
-from profiler.models.testing import register_model, write_checkpoint
+from tests.tiny_models import register_model, write_checkpoint
 from tests.image_corpus import laion_like
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from profiler.cli import main
-from profiler.counts import Counts, count_batch
+from profiler.counting.counts import Counts, count_batch
+from profiler.counting.languages import LanguageTally
 from profiler.engine.shard import count_plan
 from profiler.errors import UserError
-from profiler.language_counts import LanguageTally
 from profiler.resources import resource_path
 from profiler.schema import CAPTION, KEY, LANGUAGE
 from profiler.sources.columns import ColumnMapping

@@ -21,9 +21,9 @@ torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 
 from profiler.errors import UserError  # noqa: E402
-from profiler.models import testing  # noqa: E402
 from profiler.models.loading import ModelInfo, load_model, resolve_device  # noqa: E402
 from profiler.models.weights import resolve_weights  # noqa: E402
+from tests import tiny_models as testing  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -174,7 +174,7 @@ def test_offline_without_cached_weights_fails_fast_with_one_line(tmp_path):
 
 def test_offline_cli_exits_2_with_one_line(tmp_path):
     """Through the CLI: a run asking for clip_text without weights stops before any shard."""
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     data = generate_sample(tmp_path / "data", shards=1, rows_per_shard=50, seed=1)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}

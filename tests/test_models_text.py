@@ -15,9 +15,9 @@ torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 F = torch.nn.functional
 
-from profiler.models import testing  # noqa: E402
 from profiler.models.loading import load_model  # noqa: E402
 from profiler.models.text import TextEncoder, text_tower, token_lengths  # noqa: E402
+from tests import tiny_models as testing  # noqa: E402
 from tests.conftest import shared_path  # noqa: E402
 
 ATOL = 2e-5  # on unit vectors, in fp32; measured differences are ~1e-7 (float summation order)

@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from profiler.calibrate import Thresholds, format_thresholds
 from profiler.errors import UserError
 from profiler.taggers import DEFAULT_TAGGERS, REGISTRY, build_taggers
 from profiler.taggers.nsfw import DEFAULT_THRESHOLD, PROBLEM, SCORE, SEXUAL, NsfwTagger
+from profiler.taggers.thresholds import Thresholds, format_thresholds
 from tests.conftest import shared_path
 from tests.image_corpus import all_cases, bad_cases, good_cases, jpeg_bytes
 
@@ -222,8 +222,8 @@ def test_profile_calibrate_and_reprofile_end_to_end(tmp_path):
 
     import pyarrow.parquet as pq
 
-    from profiler.calibrate import load_thresholds
     from profiler.cli import main
+    from profiler.taggers.thresholds import load_thresholds
 
     data = tmp_path / "data"
     data.mkdir()

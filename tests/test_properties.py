@@ -13,7 +13,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from profiler.counts import CountPlan, Counts, count_batch
+from profiler.counting.counts import CountPlan, Counts, count_batch
 from profiler.engine.shard import ShardJob, process_shard
 from profiler.sources.parquet import Shard
 from profiler.stats import StatsSettings, compute_cells

@@ -95,13 +95,11 @@ def test_batches_selection_and_info(tmp_path):
     assert len(rows_of(shard, info=info)) == 23 and info.rows_in_shard == 23
 
 
-def test_old_import_path_dispatches_every_format(tmp_path):
-    from profiler.sources import parquet
-
+def test_package_entry_points_dispatch_every_format(tmp_path):
     shard = tar_shard(tmp_path / "s.tar", laion_samples(2))
-    assert parquet.shard_num_rows(shard) == 2
-    assert len([r for b in parquet.read_shard(shard, ["caption"]) for r in b.to_pylist()]) == 2
-    assert parquet.discover_shards([str(tmp_path)])[0] == shard
+    assert shard_num_rows(shard) == 2
+    assert len([r for b in read_shard(shard, ["caption"]) for r in b.to_pylist()]) == 2
+    assert discover_shards([str(tmp_path)])[0] == shard
 
 
 def test_gzip_and_fsspec_urls(tmp_path):

@@ -21,16 +21,8 @@ import pyarrow as pa
 import pytest
 from scipy.stats import binom
 
-from profiler.counts import (
-    ANY_GENDER,
-    GENDER_AXIS,
-    NO_IDENTITY,
-    PERSON,
-    SPECIAL_POPULATIONS,
-    CountPlan,
-    Counts,
-    count_batch,
-)
+from profiler.counting.counts import CountPlan, Counts, count_batch
+from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, SPECIAL_POPULATIONS
 from profiler.stats import (
     StatsSettings,
     compute_cells,

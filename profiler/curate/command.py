@@ -17,19 +17,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from profiler.counting.populations import Populations
 from profiler.curate.compile import compile_filter
 from profiler.curate.impact import DROP, KEEP, FilterSpec, ImpactAccumulator, populations_of
-from profiler.curate.membership import Populations
 from profiler.curate.outputs import KeyListWriter, copy_filtered_shard
 from profiler.curate.signals import available_signals
 from profiler.curate.tables import impact_csv, impact_text, weights_text
 from profiler.curate.tagged import TaggedRun, open_tagged_run
 from profiler.curate.weights import Raking, build_raking, parse_targets
+from profiler.defaults import CONFIDENCE, MIN_SUPPORT
 from profiler.errors import UserError
 from profiler.files import atomic_write_bytes, atomic_write_json
 from profiler.schema import KEY
+from profiler.sources import discover_shards
 from profiler.sources.columns import ColumnMapping
-from profiler.sources.parquet import discover_shards
 
 LISTS = ("kept", "removed")
 
@@ -43,8 +44,8 @@ class CurateRequest:
     key_list: str = "kept"
     copy_shards: bool = False
     target_shares: str | None = None
-    min_support: int = 30
-    confidence: float = 0.95
+    min_support: int = MIN_SUPPORT
+    confidence: float = CONFIDENCE
     overwrite: bool = False
 
 
@@ -176,7 +177,7 @@ def _write_weights(run: TaggedRun, spec: FilterSpec, raking: Raking, populations
                    out: Path) -> dict[str, Any]:
     """Second pass: the weight of every kept row, streamed to weights.parquet."""
     summary = raking.solve()
-    columns = [KEY, *[c for c in run.schema.names if c in ("identity.person_mention", "identity.mentions")]]
+    columns = [KEY, *[c for c in populations.tag_columns() if c in run.schema.names]]
     columns += [c for c in spec.compiled.columns if c not in columns]
     path = out / "weights.parquet"
     tmp = path.with_name(".weights.parquet.partial")

@@ -1,20 +1,7 @@
-"""Filter impact: what a filter does to each group and intersection, with intervals.
-
-Per population x gender cell: its share of person mentions before and after the filter, the
-fraction of it removed (Wilson interval), that fraction over the overall removal rate
-("exclusion amplification"), and each sexualized signal's rate before and after.
-
-Exclusion amplification A = r_g / r_all: r_g is the removed fraction of the cell, r_all that of
-all tagged rows. The cell is part of all rows, so the two rates are dependent. With
-w = n_g / n_all fixed, r_all = w r_g + (1 - w) r_rest where r_g and r_rest (the rows outside the
-cell) are independent binomial proportions; the delta method on
-log A = log r_g - log(w r_g + (1 - w) r_rest) gives
-
-    Var(log A) = (1/r_g - w/r_all)^2 r_g (1 - r_g) / n_g + ((1 - w)/r_all)^2 r_rest (1 - r_rest) / n_rest
-
-and the interval exp(log A -+ z sd). That is `profiler.stats.subset_rate_ratio` (the report's
-group-vs-reference ratio has the same structure); tests/test_curate_impact.py checks its coverage
-by simulation. Tallies are integer sums, so shards add exactly.
+"""Filter impact over a run's tag files: what a user's filter (`curate`) or the standard filters
+do to each group and intersection. The tallies and their summaries (shares, removal, exclusion
+amplification with its delta-method interval, rates before and after) are profiler.stats.impact,
+the same code `profile` uses on the tallies it counts while profiling.
 """
 
 from __future__ import annotations
@@ -26,28 +13,26 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from profiler.counting.populations import Populations
 from profiler.curate.compile import Filter, compile_filter
 from profiler.curate.expr import columns_of, parse
-from profiler.curate.membership import ALL, ANY, NO_IDENTITY, PERSON, Populations
 from profiler.curate.signals import SignalSpec, available_signals
 from profiler.curate.tagged import TaggedRun, open_tagged_run
-from profiler.stats import subset_rate_ratio, wilson
-from profiler.taggers.identity import MENTIONS, PERSON_MENTION
+from profiler.defaults import CONFIDENCE, MIN_SUPPORT
+from profiler.stats.impact import (
+    DROP,
+    KEEP,
+    CellTally,
+    FilterInfo,
+    impact_document,
+    note_unjudged,
+    summarize,
+    unavailable_filter,
+    unavailable_note,
+)
+from profiler.taggers import standard_filters
 
-DROP, KEEP = "drop", "keep"
-# (name, label, expression) of the filters the report compares; all drop what they match.
-STANDARD_FILTERS: tuple[tuple[str, str, str, str], ...] = (
-    ("dataset_punsafe", "Dataset punsafe ≥ 0.5 (LAION's own filter)", "punsafe ≥ 0.5",
-     "dataset.punsafe >= 0.5"),
-    ("caption_explicit", "Caption: explicit terms", "explicit terms", 'sexual_terms.level == "explicit"'),
-    ("caption_sexual", "Caption: any sexual term", "any sexual term", 'sexual_terms.level >= "suggestive"'),
-)
-# CLIP filter: the first candidate whose column the run has (the clip tagger's calibrated
-# boolean, else its score at 0.5).
-CLIP_FILTERS: tuple[tuple[str, str], ...] = (
-    ("clip.sexual", "`clip.sexual`"),
-    ("clip.sexual_score", "clip.sexual_score >= 0.5"),
-)
+__all__ = ["DROP", "KEEP", "FilterSpec", "ImpactAccumulator", "populations_of", "standard_filter_impacts"]
 
 
 @dataclass(frozen=True)
@@ -69,38 +54,21 @@ class FilterSpec:
 
 
 @dataclass
-class _Tally:
-    """Integer tallies of one filter: rows and removed rows per cell; signals before and after."""
-
-    n: np.ndarray
-    removed: np.ndarray
-    before: np.ndarray  # (cells, signals, 2): observed, positive
-    after: np.ndarray
-    unjudged: int = 0
-
-    @classmethod
-    def empty(cls, cells: int, signals: int) -> _Tally:
-        zeros = np.zeros
-        return cls(zeros(cells, np.int64), zeros(cells, np.int64),
-                   zeros((cells, signals, 2), np.int64), zeros((cells, signals, 2), np.int64))
-
-
-@dataclass
 class ImpactAccumulator:
     """Streams tag batches; `add` returns each filter's removed mask for the caller's outputs."""
 
     populations: Populations
     signals: list[SignalSpec]
     filters: list[FilterSpec]
-    tallies: list[_Tally] = field(init=False)
+    tallies: list[CellTally] = field(init=False)
 
     def __post_init__(self) -> None:
         size = len(self.populations.cells)
-        self.tallies = [_Tally.empty(size, len(self.signals)) for _ in self.filters]
+        self.tallies = [CellTally.empty(size, len(self.signals)) for _ in self.filters]
 
     def columns(self, schema: pa.Schema) -> list[str]:
         """The tag columns to read: membership, signals and filters."""
-        wanted = [c for c in (PERSON_MENTION, MENTIONS) if c in schema.names]
+        wanted = [c for c in self.populations.tag_columns() if c in schema.names]
         for item in [*self.signals, *self.filters]:
             wanted += [c for c in item.compiled.columns if c not in wanted]
         return wanted
@@ -139,191 +107,46 @@ class ImpactAccumulator:
         return masks
 
     def results(self, labels: dict[str, str], min_support: int, confidence: float) -> list[dict[str, Any]]:
-        return [_summarize(spec, tally, self.populations, self.signals, labels, min_support, confidence)
+        names = [s.name for s in self.signals]
+        return [summarize(FilterInfo(spec.name, spec.label, spec.expression, spec.mode), tally,
+                          self.populations, names, labels, min_support, confidence)
                 for spec, tally in zip(self.filters, self.tallies, strict=True)]
 
 
 def populations_of(run: TaggedRun) -> Populations:
-    return Populations(tuple(run.groups), {k: tuple(v) for k, v in run.aggregates.items()})
-
-
-def population_kind(population: str, populations: Populations) -> str:
-    if population == ALL:
-        return "all"
-    if population in (PERSON, NO_IDENTITY):
-        return "reference"
-    return "aggregate" if population in populations.aggregates else "group"
-
-
-# -- summaries --------------------------------------------------------------------------------
-
-
-def _proportion(k: int, n: int, min_support: int, confidence: float) -> dict[str, Any]:
-    """Rate with Wilson interval; None (suppressed) under min_support rows."""
-    k, n = int(k), int(n)
-    if n == 0 or n < min_support:
-        return {"n": n, "k": k, "rate": None, "low": None, "high": None, "suppressed": True}
-    low, high = wilson(k, n, confidence)
-    return {"n": n, "k": k, "rate": k / n, "low": low, "high": high, "suppressed": False}
-
-
-def _summarize(
-    spec: FilterSpec, tally: _Tally, populations: Populations, signals: list[SignalSpec],
-    labels: dict[str, str], min_support: int, confidence: float,
-) -> dict[str, Any]:
-    index = populations.index()
-    all_i, person_i = index[(ALL, ANY)], index[(PERSON, ANY)]
-    n_all, removed_all = int(tally.n[all_i]), int(tally.removed[all_i])
-    n_person = int(tally.n[person_i])
-    person_after = n_person - int(tally.removed[person_i])
-    removed_all_rate = _proportion(removed_all, n_all, 1, confidence)
-    overall = {
-        "n": n_all, "removed": removed_all, "kept": n_all - removed_all,
-        "removed_rate": removed_all_rate["rate"], "removed_low": removed_all_rate["low"],
-        "removed_high": removed_all_rate["high"],
-        "unjudged": tally.unjudged, "unjudged_rows_are": "kept" if spec.mode == DROP else "removed",
-    }
-    cells = []
-    for (population, gender), i in index.items():
-        n, removed = int(tally.n[i]), int(tally.removed[i])
-        if n == 0 and population != ALL:
-            continue
-        suppressed = n < min_support
-        record: dict[str, Any] = {
-            "population": population, "gender": gender, "label": labels.get(population, population),
-            "kind": population_kind(population, populations),
-            "n_before": n, "removed": removed, "n_after": n - removed, "suppressed": suppressed,
-        }
-        shares = population not in (ALL, NO_IDENTITY) and (population, gender) != (PERSON, ANY) \
-            and not suppressed
-        before = _proportion(n, n_person, 1, confidence) if shares else {}
-        after = _proportion(n - removed, person_after, 1, confidence) if shares else {}
-        rate = _proportion(removed, n, min_support, confidence)
-        amp: tuple[Any, Any, Any] = (None, None, None)
-        if population != ALL and not suppressed:
-            amp = subset_rate_ratio(removed, n, removed_all - removed, n_all - n, confidence)
-        record.update({
-            "share_before": before.get("rate"), "share_before_low": before.get("low"),
-            "share_before_high": before.get("high"),
-            "share_after": after.get("rate"), "share_after_low": after.get("low"),
-            "share_after_high": after.get("high"),
-            "removed_rate": rate["rate"], "removed_low": rate["low"], "removed_high": rate["high"],
-            "amplification": _float(amp[0]), "amplification_low": _float(amp[1]),
-            "amplification_high": _float(amp[2]),
-            "flag": _flag(amp[1], amp[2]),
-            "signals": {
-                s.name: {
-                    "before": _proportion(*tally.before[i, j, ::-1], min_support, confidence),
-                    "after": _proportion(*tally.after[i, j, ::-1], min_support, confidence),
-                }
-                for j, s in enumerate(signals)
-            },
-        })
-        cells.append(record)
-    return {"name": spec.name, "label": spec.label, "expression": spec.expression, "mode": spec.mode,
-            "available": True, "note": None, "overall": overall, "cells": cells}
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _flag(low: float | None, high: float | None) -> str | None:
-    """'amplified' when the interval lies above 1 (removed more than overall), 'spared' below."""
-    if low is not None and low > 1:
-        return "amplified"
-    if high is not None and high < 1:
-        return "spared"
-    return None
-
-
-# -- standard filters for the report ----------------------------------------------------------
+    return run.populations()
 
 
 def standard_filter_impacts(
-    run_dir: Path, min_support: int = 30, confidence: float = 0.95
+    run_dir: Path, min_support: int = MIN_SUPPORT, confidence: float = CONFIDENCE
 ) -> dict[str, Any]:
-    """Compare the standard filters side by side over a run's tags (one pass); JSON-serialisable.
+    """The standard filters side by side over a run's tag files (one pass); JSON-serialisable.
 
-    Reads run.json, tags/ and parts/*.done only, so `profile` can call it before its report.
+    `profile` computes the same document from the tallies it counts while profiling; this one
+    re-reads the tags (any finished run, e.g. one profiled before those tallies existed).
     """
     run = open_tagged_run(run_dir)
     vocabulary = run.vocabulary()
-    specs, unavailable = [], []
-    short = {}
-    for name, label, short[name], expression in _standard_candidates(run.schema):
-        if expression is None:
-            unavailable.append(_unavailable(name, label, "no CLIP tags in this run (enable the clip tagger)"))
+    specs, unavailable, short = [], [], {}
+    for tagger, standard in standard_filters():
+        short[standard.name] = standard.short_label
+        rule = standard.choose(run.schema.names)
+        if rule is None:
+            expression = standard.candidates[0].expression
+            missing = [c for c in columns_of(parse(expression)) if c not in run.schema.names]
+            unavailable.append(unavailable_filter(standard.name, standard.label,
+                                                  unavailable_note(tagger, standard, missing)))
             continue
-        missing = [c for c in columns_of(parse(expression)) if c not in run.schema.names]
-        if missing:
-            unavailable.append(_unavailable(name, label, f"this run has no {', '.join(missing)} tags"))
-            continue
-        specs.append(FilterSpec(name, label, expression, DROP,
-                                compile_filter(expression, run.schema, vocabulary)))
+        specs.append(FilterSpec(standard.name, standard.label_for(rule), rule.expression, DROP,
+                                compile_filter(rule.expression, run.schema, vocabulary)))
     signals = available_signals(run.schema, vocabulary)
-    populations = populations_of(run)
-    accumulator = ImpactAccumulator(populations, signals, specs)
+    accumulator = ImpactAccumulator(populations_of(run), signals, specs)
     columns = accumulator.columns(run.schema)
     for shard_id in run.shard_ids:
         for table in run.batches(shard_id, columns):
             accumulator.add(table)
-    labels = run.population_labels()
-    results = accumulator.results(labels, min_support, confidence)
+    results = accumulator.results(run.population_labels(), min_support, confidence)
     for result in results:
-        _note_unjudged(result)
-    order = list(short)
-    filters = sorted([*results, *unavailable], key=lambda f: order.index(f["name"]))
-    for f in filters:
-        f["short_label"] = short[f["name"]]
-    return {
-        "schema_version": 1,
-        "run": run.spec.get("name"),
-        "rows": int(results[0]["overall"]["n"]) if results else None,
-        "min_support": min_support,
-        "confidence": confidence,
-        "amplification_reference": "all tagged rows",
-        "share_denominator": "rows with an identity person mention",
-        "signals": [{"name": s.name, "label": s.label, "expression": s.expression} for s in signals],
-        "filters": filters,
-        "comparison": comparison_rows([f for f in filters if f["available"]]),
-    }
-
-
-def comparison_rows(filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Side by side: one row per population x gender cell, one entry per filter."""
-    if not filters:
-        return []
-    rows = []
-    for position, cell in enumerate(filters[0]["cells"]):
-        entries = {}
-        for f in filters:
-            c = f["cells"][position]
-            entries[f["name"]] = {k: c[k] for k in (
-                "removed", "removed_rate", "removed_low", "removed_high", "amplification",
-                "amplification_low", "amplification_high", "flag", "suppressed")}
-        rows.append({k: cell[k] for k in ("population", "gender", "label", "kind", "n_before")}
-                    | {"filters": entries})
-    return rows
-
-
-def _standard_candidates(schema: pa.Schema) -> list[tuple[str, str, str, str | None]]:
-    clip = next((expr for column, expr in CLIP_FILTERS if column in schema.names), None)
-    label = "CLIP: model-perceived sexual" + ("" if clip is None else f" ({clip.strip('`')})")
-    return [*STANDARD_FILTERS, ("clip", label, "CLIP", clip)]
-
-
-def _unavailable(name: str, label: str, note: str) -> dict[str, Any]:
-    return {"name": name, "label": label, "expression": None, "mode": DROP, "available": False,
-            "note": note, "overall": None, "cells": []}
-
-
-def _note_unjudged(result: dict[str, Any]) -> None:
-    overall = result["overall"]
-    if overall["n"] and overall["unjudged"] == overall["n"]:
-        result.update(available=False, cells=[], note="no row has the values this filter needs "
-                      "(e.g. no punsafe scores in this dataset)")
-    elif overall["unjudged"]:
-        share = overall["unjudged"] / overall["n"]
-        result["note"] = (f"{overall['unjudged']:,} rows ({share:.1%}) lack the values this filter "
-                          f"needs; they are {overall['unjudged_rows_are']}")
+        note_unjudged(result)
+    return impact_document(results, unavailable, short, [(s.name, s.label, s.expression) for s in signals],
+                           min_support, confidence, run.spec.get("name"))

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from profiler.curate.membership import distinct
+from profiler.counting.populations import distinct
 from profiler.errors import UserError
 from profiler.schema import KEY
+from profiler.sources.base import Shard
 from profiler.sources.columns import ColumnMapping
-from profiler.sources.parquet import Shard
 
 DATACOMP_UID = np.dtype("u8,u8")
 _HEX_UID = r"^[0-9a-fA-F]{32}$"
@@ -111,7 +111,7 @@ def uid_array(keys: pa.Array) -> tuple[np.ndarray, str]:
 
 
 def input_keys(table: pa.Table | pa.RecordBatch, key_column: str | None, shard_id: str, start: int = 0):
-    """Keys of input rows exactly as `profiler.sources.parquet.read_shard` makes them: the key
+    """Keys of input rows exactly as `profiler.sources.read_shard` makes them: the key
     column as text, else `<shard id>/<row number>` (tests check the two agree)."""
     if key_column is not None:
         return pc.cast(table.column(key_column), pa.string())

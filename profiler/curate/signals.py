@@ -1,9 +1,10 @@
-"""Sexualized-content signals as filter expressions over tag columns.
+"""Sexualized-content signals as compiled filter expressions over a run's tag columns.
 
-Defining signals as expressions (not tagger objects) lets curation read any run without
-building taggers (no lexicon compile, no model load), and picks up new taggers' boolean tag
-columns (`clip.sexual`, `nsfw.sexual`, ...) without code changes. A null result is "unknown":
-that row stays out of the signal's denominator, as in the profile.
+Each signal is the taggers' own declaration (`Signal.expression`, read from the tagger classes:
+no lexicon compile, no model load), so curation and the profile share names, labels and rules.
+Other boolean tag columns outside the identity columns count as signals too, so a tagger that
+declares none is still filterable. A null result is "unknown": that row stays out of the
+signal's denominator, as in the profile.
 """
 
 from __future__ import annotations
@@ -14,16 +15,7 @@ import pyarrow as pa
 
 from profiler.curate.compile import Filter, Vocabulary, compile_filter
 from profiler.curate.expr import columns_of, parse
-
-# Same names and labels as the taggers' signals, so tables line up with the profile report.
-KNOWN_SIGNALS: tuple[tuple[str, str, str], ...] = (
-    ("dataset.sexual", "Dataset: punsafe / NSFW", "dataset.sexual"),
-    ("dataset.nsfw_label", "Dataset: NSFW label", 'dataset.nsfw_label == "NSFW"'),
-    ("sexual_terms.any", "Caption: sexual terms", 'sexual_terms.level >= "suggestive"'),
-    ("sexual_terms.explicit", "Caption: explicit terms", 'sexual_terms.level == "explicit"'),
-    ("sexual_terms.apparel", "Caption: intimate apparel listing", 'sexual_terms.level == "apparel"'),
-)
-NOT_SIGNALS = ("identity.",)  # boolean tag columns that say who, not what
+from profiler.taggers import declared_signals, population_membership
 
 
 @dataclass(frozen=True)
@@ -38,14 +30,16 @@ def available_signals(schema: pa.Schema, vocabulary: Vocabulary) -> list[SignalS
     """Known signals whose columns exist, then every other boolean tag column outside identity.*."""
     names = set(schema.names)
     signals = []
-    for name, label, expression in KNOWN_SIGNALS:
-        if all(c in names for c in columns_of(parse(expression))):
-            signals.append(SignalSpec(name, label, expression,
+    for declared in declared_signals():
+        expression = declared.expression
+        if expression and all(c in names for c in columns_of(parse(expression))):
+            signals.append(SignalSpec(declared.name, declared.label, expression,
                                       compile_filter(expression, schema, vocabulary)))
-    taken = {s.name for s in signals}
+    taken = {s.name for s in signals} | {c for s in signals for c in s.compiled.columns}
+    who = population_membership().person.split(".")[0] + "."  # that tagger's columns say who, not what
     for field in schema:
         if (pa.types.is_boolean(field.type) and field.name not in taken
-                and not field.name.startswith(NOT_SIGNALS)):
+                and not field.name.startswith(who)):
             expression = f"`{field.name}`"
             signals.append(SignalSpec(field.name, field.name, expression,
                                       compile_filter(expression, schema, vocabulary)))

@@ -17,15 +17,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from profiler.counting.populations import Populations, population_labels
 from profiler.curate.compile import Vocabulary
 from profiler.errors import UserError
-from profiler.schema import GENDERS, KEY, SEXUAL_LEVELS
+from profiler.schema import KEY
 from profiler.sources.units import UNITS_SUFFIX
-from profiler.taggers.dataset import NSFW_LABEL, NSFW_LABELS
-from profiler.taggers.identity import GENDER, GROUPS, MENTIONS
-from profiler.taggers.identity_lexicon import MENTION_GENDERS
+from profiler.taggers import population_membership, tag_vocabulary
 from profiler.taggers.lexicon import load_lexicon
-from profiler.taggers.sexual_terms import LEVEL
 
 BATCH_ROWS = 262_144
 
@@ -65,23 +63,25 @@ class TaggedRun:
 
     def vocabulary(self) -> Vocabulary:
         """Known values of the text tag columns, so a typo'd value is an error."""
-        values: dict[str, tuple[str, ...]] = {GENDER: GENDERS, NSFW_LABEL: NSFW_LABELS}
+        values, ordered = tag_vocabulary()
+        membership = population_membership()
         if self.groups:
-            values[GROUPS] = tuple(self.groups)
-            values[MENTIONS] = tuple(f"{g}:{s}" for g in self.groups for s in MENTION_GENDERS)
+            values[membership.groups] = tuple(self.groups)
+            values[membership.mentions] = tuple(
+                f"{g}:{s}" for g in self.groups for s in membership.mention_genders)
         names = set(self.schema.names)
         return Vocabulary(
             values={k: v for k, v in values.items() if k in names},
-            ordered={LEVEL: SEXUAL_LEVELS} if LEVEL in names else {},
+            ordered={k: v for k, v in ordered.items() if k in names},
         )
 
     def population_labels(self) -> dict[str, str]:
-        """The report's labels (profiler.report.document.population_labels), from the lexicon."""
-        labels = {"all": "All captions", "person_mention": "Any identity person mention",
-                  "no_identity": "No identity person mention", **self.groups}
-        for aggregate in self.aggregates:
-            labels[aggregate] = aggregate.replace("_any", "").replace("_", " ").title() + " (any)"
-        return labels
+        """The report's labels, from the lexicon."""
+        return population_labels(self.groups, list(self.aggregates))
+
+    def populations(self) -> Populations:
+        """The run's population axis (its membership rules live in profiler.counting)."""
+        return Populations(tuple(self.groups), {k: tuple(v) for k, v in self.aggregates.items()})
 
 
 def open_tagged_run(run_dir: str | Path) -> TaggedRun:
@@ -113,7 +113,7 @@ def open_tagged_run(run_dir: str | Path) -> TaggedRun:
     schema = _unified_schema([p for s in shard_ids for p in units_of.get(s, [tag_files.get(s)])])
     if KEY not in schema.names:
         raise UserError(f"the tag files of {root} have no key column; re-run bias-profiler profile")
-    groups, aggregates = _taxonomy(spec) if GROUPS in schema.names else ({}, {})
+    groups, aggregates = _taxonomy(spec) if population_membership().groups in schema.names else ({}, {})
     return TaggedRun(root, spec, shard_ids, incomplete, schema, groups, aggregates, units_of)
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from profiler.curate.membership import ALL, ANY, NO_IDENTITY, PERSON, Populations
+from profiler.counting.populations import ALL, NO_IDENTITY, PERSON, Populations
+from profiler.counting.populations import ANY_GENDER as ANY
 from profiler.errors import UserError
 from profiler.tomlcompat import tomllib
 

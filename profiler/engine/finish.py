@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from profiler import __version__
-from profiler.counts import Counts
+from profiler.counting.counts import CountPlan, Counts
+from profiler.counting.term_counts import TermCounts
 from profiler.engine.plan import sampling_meta
 from profiler.engine.runfolder import RunFolder
 from profiler.engine.shard import count_plan
 from profiler.engine.shard_parts import shard_counts, shard_examples
 from profiler.report import write_outputs
 from profiler.report.compare_report import load_stats_document
+from profiler.report.document import report_labels
 from profiler.stats import compute_cells
-from profiler.taggers import Tagger
-from profiler.term_counts import TermCounts
+from profiler.stats.impact import standard_impacts
+from profiler.taggers import Tagger, declared_signals, standard_filters
 
 
 def finish_run(
@@ -49,15 +51,24 @@ def finish_run(
     }
     baseline = load_stats_document(spec.baseline) if getattr(spec, "baseline", None) else None
     curation = None
-    if spec.write_tags and counts.tagged and counts.shards_completed:  # curation reads complete shards
-        from profiler.curate.impact import standard_filter_impacts
-
-        curation = standard_filter_impacts(folder.root, spec.stats.min_support, spec.stats.confidence)
+    if spec.write_tags and counts.tagged:  # the curation section sits beside the run's tags
+        curation = curation_section(counts, plan, spec, meta)
     html, stats_path = write_outputs(
         folder.root, counts, cells, plan, meta, examples, spec,
         shard_parts=shard_parts, baseline=baseline, curation=curation,
     )
     return html, stats_path, counts
+
+
+def curation_section(counts: Counts, plan: CountPlan, spec: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """Standard filters side by side, from the removals tallied while counting."""
+    order = {s.name: i for i, s in enumerate(declared_signals())}
+    signals = sorted((s for s in plan.signals if s.expression), key=lambda s: order.get(s.name, len(order)))
+    labels = report_labels(plan, meta)
+    return standard_impacts(
+        counts, standard_filters(), plan.population_axis, [(s.name, s.label, s.expression) for s in signals],
+        labels, spec.stats.min_support, spec.stats.confidence, spec.name,
+    )
 
 
 def merge_examples(folder: RunFolder, shard_ids: list[str], per_group: int) -> dict[str, list]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.config import RunSpec
-from profiler.counts import Counts
+from profiler.counting.counts import Counts
 from profiler.engine.embedding_cache import CACHE_FOLDER
 from profiler.engine.finish import finish_run
 from profiler.engine.plan import ShardPlan, describe, plan_shards
@@ -40,6 +40,7 @@ from profiler.engine.shard import (
 from profiler.errors import UserError
 from profiler.sources import Shard, discover_shards
 from profiler.sources.selection import Selection
+from profiler.stats.warm import warm_imports
 
 log = logging.getLogger("profiler")
 TICK_SECONDS = 0.25  # how often the driver loop redraws progress
@@ -111,6 +112,7 @@ def _profile(
     log.info("%d shard(s), %d already complete, %d to profile%s on %s", len(shards),
              len(plan.complete), len(plan.profiled), _units_note(plan), _engine_label(spec, len(plan.jobs)))
     progress = Progress({job.unit_id: job.size for job in plan.jobs}, spec.progress_seconds)
+    warm_imports()  # the statistics libraries load while shards are profiled, not after
     try:
         for result in _execute(plan.jobs, spec, folder, progress):
             progress.shard_done(result)
@@ -288,7 +290,7 @@ def _attach_log_file(path: Path) -> None:
 
 def _ensure_sample_data(spec: RunSpec) -> None:
     """A pipeline with [source.sample] generates its demo shards when they are missing."""
-    from profiler.sample import generate_sample
+    from profiler.demo_data import generate_sample
 
     target = Path(spec.sources[0])
     if target.exists() and any(target.glob("*.parquet")):

@@ -26,7 +26,7 @@ from profiler.engine.runfolder import RunFolder
 from profiler.engine.shard import ShardJob
 from profiler.errors import UserError
 from profiler.sources import Shard
-from profiler.sources.parquet import shard_num_rows
+from profiler.sources.reader import shard_num_rows
 from profiler.sources.selection import Selection
 from profiler.sources.units import (
     DEFAULT_UNIT_ROWS,

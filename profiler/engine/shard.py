@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from profiler.counts import CountPlan, Counts, count_batch
+from profiler.counting.counts import CountPlan, Counts, count_batch
 from profiler.engine.embedding_cache import (
     CACHE_FOLDER,
     CacheMismatch,
@@ -37,19 +37,14 @@ from profiler.errors import UserError
 from profiler.files import atomic_write_json
 from profiler.schema import CAPTION, IMAGE, KEY, ROW_PROBLEM
 from profiler.sources import ColumnMapping, Shard, read_shard
-from profiler.sources.parquet import (
-    MissingColumnsError,
-    ReadInfo,
-    parquet_unit_selected_rows,
-    shard_num_rows,
-)
+from profiler.sources.base import MissingColumnsError, ReadInfo
+from profiler.sources.parquet import parquet_unit_selected_rows
+from profiler.sources.reader import shard_num_rows
 from profiler.sources.selection import Selection
 from profiler.sources.units import unit_id, unit_range, unit_size
-from profiler.taggers import Tagger, build_taggers
-from profiler.taggers.identity import GROUPS, PERSON_MENTION, IdentityTagger
+from profiler.taggers import Membership, Tagger, build_taggers, standard_filters
 
 SNIPPET_CHARS = 160
-EXAMPLE_TAGS = ("sexual_terms.level", "dataset.sexual", "clip.sexual", "nsfw.sexual")
 log = logging.getLogger("profiler")
 
 
@@ -112,16 +107,19 @@ def cached_taggers(names: tuple[str, ...], settings_json: str) -> tuple[Tagger, 
 
 
 def count_plan(taggers: tuple[Tagger, ...]) -> CountPlan:
-    identity = next((t for t in taggers if isinstance(t, IdentityTagger)), None)
-    groups = tuple(identity.lexicon.groups) if identity else ()
-    aggregates = {k: tuple(v) for k, v in identity.lexicon.aggregates.items()} if identity else {}
+    """What to count, from the taggers' declarations (population axis, signals, scores)."""
+    taxonomy = next((t.taxonomy() for t in taggers if t.taxonomy() is not None), None)
+    groups, aggregates = taxonomy if taxonomy is not None else ((), {})
     return CountPlan(
         groups=groups,
         aggregates=aggregates,
         signals=tuple(s for t in taggers for s in t.signals()),
         scores=tuple(s for t in taggers for s in t.scores()),
         problem_columns=tuple(t.problem_column for t in taggers if t.problem_column),
-        languages=identity.lexicon.languages if identity else (),
+        languages=next((t.covered_languages() for t in taggers if t.membership is not None), ()),
+        membership=next((t.membership for t in taggers if t.membership is not None), None),
+        compared_groups=tuple(t.compared_groups for t in taggers if t.compared_groups),
+        filters=tuple(f for _, f in standard_filters()),
     )
 
 
@@ -175,7 +173,8 @@ def _profile_once(job: ShardJob, on_batch: BatchCallback | None, started: float)
             batch = batch.filter(pa.array(usable)) if not usable.all() else batch
             tags = caches.split(_tag(caches.extend(batch), taggers))
             counts = counts.merge(count_batch(tags, plan, batch.column(CAPTION)))
-            _collect_examples(examples, batch, tags, job.examples_per_group)
+            _collect_examples(examples, batch, tags, job.examples_per_group, plan.population_axis.columns,
+                              [c for t in taggers for c in t.example_columns])
             if job.write_tags:
                 if writer is None:
                     tags_tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -354,21 +353,22 @@ def _first_rows_per_group(groups: pa.ChunkedArray, per_group: int) -> np.ndarray
     return np.unique(parents[order[rank < per_group]])
 
 
-def _collect_examples(examples: dict, batch: pa.RecordBatch, tags: pa.Table, per_group: int) -> None:
+def _collect_examples(examples: dict, batch: pa.RecordBatch, tags: pa.Table, per_group: int,
+                      membership: Membership, shown: list[str]) -> None:
     """Keep the first few person-mention captions per group (snippets for the report)."""
-    if PERSON_MENTION not in tags.column_names or per_group <= 0:
+    if membership.person not in tags.column_names or per_group <= 0:
         return
-    mentions = tags.column(GROUPS)
+    mentions = tags.column(membership.groups)
     rows = _first_rows_per_group(  # groups of person-mention rows only, as always
-        pc.if_else(tags.column(PERSON_MENTION), mentions, pa.scalar(None, mentions.type)), per_group)
+        pc.if_else(tags.column(membership.person), mentions, pa.scalar(None, mentions.type)), per_group)
     if not len(rows):
         return
     picked = pa.array(rows)
-    groups = tags.column(GROUPS).take(picked).to_pylist()
+    groups = tags.column(membership.groups).take(picked).to_pylist()
     captions = batch.column(CAPTION).take(picked).to_pylist()
     keys = batch.column(KEY).take(picked).to_pylist()
     extra = {name: tags.column(name).take(picked).to_pylist()
-             for name in EXAMPLE_TAGS if name in tags.column_names}
+             for name in shown if name in tags.column_names}
     for i, row_groups in enumerate(groups):
         for group in row_groups:
             bucket = examples.setdefault(group, [])

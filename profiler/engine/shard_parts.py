@@ -11,7 +11,7 @@ import json
 from functools import reduce
 from typing import Any
 
-from profiler.counts import Counts
+from profiler.counting.counts import Counts
 from profiler.engine.runfolder import RunFolder
 
 

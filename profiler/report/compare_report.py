@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from profiler.defaults import ALPHA, CONFIDENCE
 from profiler.errors import UserError
 from profiler.files import atomic_write_bytes, atomic_write_json
 from profiler.report.writer import csv_bytes, render_template
@@ -36,7 +37,7 @@ def write_comparison(out: Path, baseline: dict[str, Any], current: dict[str, Any
     """compare.json, changes.csv and index.html in `out`; returns the HTML path."""
     settings = current.get("settings", {})
     comparison = compare_documents(
-        baseline, current, settings.get("alpha", 0.05), settings.get("confidence", 0.95),
+        baseline, current, settings.get("alpha", ALPHA), settings.get("confidence", CONFIDENCE),
         settings.get("min_support", 30))
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from profiler.counts import ALL, ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, CountPlan, Counts
+from profiler.counting.counts import CountPlan, Counts
+from profiler.counting.populations import (
+    ALL,
+    ANY_GENDER,
+    GENDER_AXIS,
+    population_kind,
+    population_labels,
+)
 from profiler.stats import Cell, headline_findings, to_records
 from profiler.stats.agreement import identity_agreement, signal_agreement
 from profiler.stats.bootstrap import shard_bootstrap
@@ -15,27 +22,13 @@ from profiler.stats.sweep import threshold_sweep
 
 SCHEMA_VERSION = "2.1.0"  # 2.1: language coverage
 
-SPECIAL_LABELS = {
-    ALL: "All captions",
-    PERSON: "Any identity person mention",
-    NO_IDENTITY: "No identity person mention",
-}
 
 
-def population_labels(plan: CountPlan, meta: dict[str, Any]) -> dict[str, str]:
-    identity = meta.get("taggers", {}).get("identity", {})
-    labels = dict(SPECIAL_LABELS)
-    labels.update(identity.get("groups", {}))
-    for aggregate in plan.aggregates:
-        labels[aggregate] = aggregate.replace("_any", "").replace("_", " ").title() + " (any)"
-    return labels
-
-
-def population_kinds(plan: CountPlan) -> dict[str, str]:
-    kinds = {ALL: "all", PERSON: "reference", NO_IDENTITY: "reference"}
-    kinds.update({g: "group" for g in plan.groups})
-    kinds.update({a: "aggregate" for a in plan.aggregates})
-    return kinds
+def report_labels(plan: CountPlan, meta: dict[str, Any]) -> dict[str, str]:
+    """Population labels: group labels as the identity tagger described its taxonomy."""
+    described = [d.get("groups") for d in meta.get("taggers", {}).values() if isinstance(d, dict)]
+    groups = next((g for g in described if isinstance(g, dict)), {})
+    return population_labels(groups, list(plan.aggregates))
 
 
 def build_document(
@@ -44,7 +37,7 @@ def build_document(
     curation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every number of the run, JSON-ready; `shard_parts` feed the between-shard bootstrap."""
-    labels = population_labels(plan, meta)
+    labels = report_labels(plan, meta)
     signal_labels = {s.name: s.label for s in plan.signals}
     skipped = {k: int(v) for k, v in sorted(counts.skipped.items())}
     tagged = counts.tagged
@@ -84,7 +77,7 @@ def build_document(
         },
         "scores": [s.name for s in plan.scores],
         "populations": {
-            p: {"label": labels.get(p, p), "kind": population_kinds(plan).get(p, "group"),
+            p: {"label": labels.get(p, p), "kind": population_kind(p, plan.aggregates),
                 "rows": {g: counts.population_rows(p, g) for g in GENDER_AXIS
                          if counts.population_rows(p, g)}}
             for p in counts.populations

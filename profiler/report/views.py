@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any
 
-from profiler.counts import ANY_GENDER, NO_IDENTITY, PERSON
+from profiler.counting.populations import ANY_GENDER, NO_IDENTITY, PERSON
 from profiler.report.charts import forest_plot, rate_bar, sweep_chart
 
 INTERSECTION_GENDERS = ("female", "male", "unspecified")

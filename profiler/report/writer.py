@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from profiler.counts import CountPlan, Counts
+from profiler.counting.counts import CountPlan, Counts
 from profiler.files import atomic_write_bytes, atomic_write_json
 from profiler.report.document import build_document
 from profiler.report.views import INTERSECTION_GENDERS, report_views

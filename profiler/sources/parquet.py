@@ -9,7 +9,6 @@ module they started in.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import fsspec
 import numpy as np
@@ -31,18 +30,6 @@ from profiler.sources.units import unit_range
 DIM_SAMPLE = 1024  # rows that decide a variable-length embedding column's dimension
 
 __all__ = ["MissingColumnsError", "ReadInfo", "Shard", "read_parquet"]
-
-
-def __getattr__(name: str) -> Any:
-    """The format-dispatching functions, under their old import path (imported lazily: they
-    import this module)."""
-    if name == "discover_shards":
-        from profiler.sources.discover import discover_shards
-        return discover_shards
-    if name in ("read_shard", "shard_num_rows"):
-        from profiler.sources import reader
-        return getattr(reader, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parquet_num_rows(url: str) -> int | None:

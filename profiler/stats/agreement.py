@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from profiler.counts import Counts
+from profiler.counting.counts import Counts
 
 MIN_ROWS = 30
 

@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from profiler.counts import ANY_GENDER, GENDER_AXIS, Counts
+from profiler.counting.counts import Counts
+from profiler.counting.populations import ANY_GENDER, GENDER_AXIS
+from profiler.defaults import CONFIDENCE, MIN_SUPPORT
 
 MIN_SHARDS = 5
 
@@ -31,7 +33,7 @@ class SpreadCell:
 
 def shard_bootstrap(
     parts: list[Counts], populations: list[str], signals: list[str], replicates: int = 1000,
-    seed: int = 0, confidence: float = 0.95, min_support: int = 30,
+    seed: int = 0, confidence: float = CONFIDENCE, min_support: int = MIN_SUPPORT,
 ) -> dict:
     """Percentile intervals and SDs of every population's rate (any gender) over shards.
 

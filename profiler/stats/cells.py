@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from profiler.counts import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, SPECIAL_POPULATIONS, Counts
+from profiler.counting.counts import Counts
+from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, SPECIAL_POPULATIONS
+from profiler.defaults import ALPHA, CONFIDENCE, MIN_SUPPORT
 from profiler.stats.rates import (
     benjamini_hochberg,
     fisher_p,
@@ -29,9 +31,9 @@ from profiler.stats.rates import (
 
 @dataclass(frozen=True)
 class StatsSettings:
-    min_support: int = 30
-    confidence: float = 0.95
-    alpha: float = 0.05
+    min_support: int = MIN_SUPPORT
+    confidence: float = CONFIDENCE
+    alpha: float = ALPHA
 
 
 @dataclass

@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from profiler.defaults import ALPHA, CONFIDENCE, MIN_SUPPORT
 from profiler.stats.rates import benjamini_hochberg, fisher_p
 
 
 def compare_documents(
-    baseline: dict[str, Any], current: dict[str, Any], alpha: float = 0.05,
-    confidence: float = 0.95, min_support: int = 30,
+    baseline: dict[str, Any], current: dict[str, Any], alpha: float = ALPHA,
+    confidence: float = CONFIDENCE, min_support: int = MIN_SUPPORT,
 ) -> dict[str, Any]:
     """Compare two stats.json documents: `baseline` (older) and `current`."""
     from scipy.stats import norm

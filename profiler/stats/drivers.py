@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 
-from profiler.counts import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, Counts
+from profiler.counting.counts import Counts
+from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, NO_IDENTITY
+from profiler.defaults import ALPHA, CONFIDENCE
 from profiler.stats.rates import benjamini_hochberg, fisher_p, wilson
 
 MIN_ROWS_WITH_WORD = 10
@@ -19,7 +21,7 @@ MIN_TOGETHER = 5
 TOP = 10
 
 
-def term_drivers(counts: Counts, alpha: float = 0.05, confidence: float = 0.95,
+def term_drivers(counts: Counts, alpha: float = ALPHA, confidence: float = CONFIDENCE,
                  top: int = TOP, signals: list[str] | None = None) -> list[dict]:
     """Top words per population and signal (only `signals`, when given)."""
     table = counts.terms.table

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any
 
-from profiler.language_counts import LanguageTally
+from profiler.counting.languages import LanguageTally
 from profiler.taggers.language import UNDETERMINED
 
 

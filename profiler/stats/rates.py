@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 
+from profiler.defaults import CONFIDENCE
 
-def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+
+def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     from statsmodels.stats.proportion import proportion_confint
 
     low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
@@ -18,7 +20,7 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     return float(max(min(low, rate), 0.0)), float(min(max(high, rate), 1.0))
 
 
-def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: float = 0.95):
+def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: float = CONFIDENCE):
     """Rate ratio of a group to its whole reference (group + rest), with a delta-method interval.
 
     log RR = log p_g - log(w p_g + (1 - w) p_r), w = n_g / (n_g + n_r); p_g and p_r are
@@ -44,7 +46,7 @@ def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: 
     return _contain(estimate, math.exp(centre - half), math.exp(centre + half))
 
 
-def independent_rate_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95):
+def independent_rate_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = CONFIDENCE):
     """Rate ratio of two independent samples with statsmodels' log-adjusted interval."""
     from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -68,7 +70,7 @@ def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
     return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
 
 
-def odds_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95):
+def odds_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = CONFIDENCE):
     """Odds ratio of two disjoint samples with a Woolf (log) interval; zero cells get +0.5."""
     from statsmodels.stats.contingency_tables import Table2x2
 

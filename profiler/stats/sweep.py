@@ -7,14 +7,16 @@ in the counts, so thresholds are multiples of 0.05.
 
 from __future__ import annotations
 
-from profiler.counts import HIST_BINS, PERSON, SPECIAL_POPULATIONS, Counts
+from profiler.counting.counts import Counts
+from profiler.counting.populations import GENDER_AXIS, HIST_BINS, PERSON, SPECIAL_POPULATIONS, SWEEP_GENDERS
+from profiler.defaults import CONFIDENCE, MIN_SUPPORT
 from profiler.stats.rates import subset_rate_ratio, wilson
 
 THRESHOLDS = tuple(round(b / HIST_BINS, 2) for b in range(2, HIST_BINS - 1))  # 0.10 .. 0.90
-GENDERS = ("*", "female", "male")
 
 
-def threshold_sweep(counts: Counts, min_support: int = 30, confidence: float = 0.95) -> list[dict]:
+def threshold_sweep(counts: Counts, min_support: int = MIN_SUPPORT,
+                    confidence: float = CONFIDENCE) -> list[dict]:
     rows = []
     for si, score in enumerate(counts.scores):
         for population in counts.populations:
@@ -22,8 +24,8 @@ def threshold_sweep(counts: Counts, min_support: int = 30, confidence: float = 0
                 continue
             pi = counts.populations.index(population)
             ref = counts.populations.index(PERSON)
-            for gender in GENDERS:
-                gi = ("*", "female", "male", "mixed", "unspecified", "none").index(gender)
+            for gender in SWEEP_GENDERS:
+                gi = GENDER_AXIS.index(gender)
                 hist = counts.hist[pi, gi, si]
                 ref_hist = counts.hist[ref, gi, si]
                 n, n_ref = int(hist.sum()), int(ref_hist.sum())

@@ -7,7 +7,7 @@ from typing import Any
 
 from profiler.errors import UserError
 from profiler.extras import require_tagger_extras
-from profiler.taggers.base import Score, Signal, Tagger
+from profiler.taggers.base import Membership, Score, Signal, StandardFilter, Tagger
 from profiler.taggers.clip_image import ClipImageTagger
 from profiler.taggers.clip_text import ClipTextTagger
 from profiler.taggers.dataset import DatasetTagger
@@ -43,4 +43,38 @@ def build_taggers(names: Iterable[str], settings: Mapping[str, Mapping[str, Any]
     return taggers
 
 
-__all__ = ["DEFAULT_TAGGERS", "REGISTRY", "Score", "Signal", "Tagger", "build_taggers"]
+def _classes() -> list[type[Tagger]]:
+    return [t for t in REGISTRY.values() if isinstance(t, type)]
+
+
+def population_membership() -> Membership:
+    """The population columns, as declared by the registered tagger that finds person mentions."""
+    return next(t.membership for t in _classes() if t.membership is not None)
+
+
+def compared_group_columns() -> tuple[str, ...]:
+    """Columns of model-perceived identity groups that counting compares with the lexicon's."""
+    return tuple(t.compared_groups for t in _classes() if t.compared_groups)
+
+
+def declared_signals() -> list[Signal]:
+    """Every registered tagger's signals (class declarations: no tagger is built)."""
+    return [s for t in _classes() for s in t.declared_signals]
+
+
+def tag_vocabulary() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(values, ordered values) of the registered taggers' text tag columns."""
+    values = {c: v for t in _classes() for c, v in t.vocabulary}
+    ordered = {c: v for t in _classes() for c, v in t.ordered_vocabulary}
+    return values, ordered
+
+
+def standard_filters() -> list[tuple[str, StandardFilter]]:
+    """(tagger name, filter) the report's curation section compares, in report order."""
+    found = [(t.name, f) for t in _classes() for f in t.standard_filters]
+    return sorted(found, key=lambda item: item[1].rank)
+
+
+__all__ = ["DEFAULT_TAGGERS", "REGISTRY", "Membership", "Score", "Signal", "StandardFilter", "Tagger",
+           "build_taggers", "compared_group_columns", "declared_signals", "population_membership",
+           "standard_filters", "tag_vocabulary"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,76 @@ class Signal:
     evaluate: Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]
     # Read off the caption's own words: term drivers of such a signal would only list its terms.
     from_caption: bool = False
+    # The same rule as a filter expression over the tag columns (profiler.curate.expr), so
+    # curation and filter impact read a run without building taggers; "": not filterable.
+    expression: str = ""
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The tag columns that say who is in which population (see profiler.counting.populations).
+
+    Declared by the one tagger that finds identity person mentions; counting, curation and the
+    report derive every population cell from it.
+    """
+
+    person: str  # bool: the row has an identity person mention
+    mentions: str  # list<string> of "group:gender" mentions
+    gender: str  # the row's gender (one of profiler.schema.GENDERS)
+    groups: str  # list<string> of groups mentioned (examples, agreement)
+    mention_genders: tuple[str, ...]  # genders a mention can carry
+
+
+@dataclass(frozen=True)
+class FilterRule:
+    """One way to apply a standard filter: `evaluate` (counting, while profiling) and the same
+    rule as a filter expression (curation, display). `columns`: the tag columns it needs."""
+
+    expression: str
+    columns: tuple[str, ...]
+    # (judged, matched) per row: rows not judged (unknown value) are never removed
+    evaluate: Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]
+
+    def removed(self, tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """(removed, unjudged) per row when the filter drops what it matches."""
+        judged, matched = self.evaluate(tags)
+        return judged & matched, ~judged
+
+
+@dataclass(frozen=True)
+class StandardFilter:
+    """A filter the report's curation section compares: drop rows matching it.
+
+    `candidates`: rules tried in order, the first whose columns the run has wins; with several,
+    the chosen expression is shown in the label.
+    """
+
+    name: str
+    label: str
+    short_label: str
+    candidates: tuple[FilterRule, ...]
+    rank: int  # order of the report's columns
+
+    def choose(self, columns: set[str] | list[str]) -> FilterRule | None:
+        return next((r for r in self.candidates if all(c in columns for c in r.columns)), None)
+
+    def label_for(self, rule: FilterRule | None) -> str:
+        if len(self.candidates) == 1 or rule is None:
+            return self.label
+        return f"{self.label} ({rule.expression.strip('`')})"
+
+
+def score_at_least(column: str, threshold: float) -> Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]:
+    """(judged, matched) of `column >= threshold` over a nullable score column."""
+
+    def evaluate(tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        values = tags.column(column)
+        judged = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), bool)
+        matched = np.asarray(pc.greater_equal(values, threshold).fill_null(False)
+                             .to_numpy(zero_copy_only=False), bool)
+        return judged, matched
+
+    return evaluate
 
 
 @dataclass(frozen=True)
@@ -49,6 +121,21 @@ class Tagger:
     cached_columns: tuple[str, ...] = ()
     # A string tag column naming why a row could not be scored (null: scored); counted by reason.
     problem_column: str | None = None
+    # The tagger that finds identity person mentions declares the population columns.
+    membership: ClassVar[Membership | None] = None
+    # A list<string> column of identity groups another way (model-perceived), compared with the
+    # membership's groups (lexicon vs CLIP agreement).
+    compared_groups: ClassVar[str | None] = None
+    # Tag columns shown beside the report's example captions.
+    example_columns: ClassVar[tuple[str, ...]] = ()
+    # Filters the report's curation section compares (see StandardFilter).
+    standard_filters: ClassVar[tuple[StandardFilter, ...]] = ()
+    # Known values of text tag columns (a typo'd value in a filter is an error), and of ordered
+    # ones (comparisons like >= follow this order).
+    vocabulary: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()  # (column, values)
+    ordered_vocabulary: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    # Signals as declared once per tagger class; `signals()` may refine descriptions (thresholds).
+    declared_signals: ClassVar[tuple[Signal, ...]] = ()
 
     def tag(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
         """Return new columns (named `<name>.<field>`) aligned with the batch rows."""
@@ -71,6 +158,15 @@ class Tagger:
         return {}
 
     def signals(self) -> tuple[Signal, ...]:
+        return self.declared_signals
+
+    def taxonomy(self) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
+        """(groups, aggregates) of the population axis, from the tagger declaring `membership`."""
+        return None
+
+    def covered_languages(self) -> tuple[str, ...]:
+        """Languages the population axis can be read in (the membership tagger's lexicon):
+        rows in other languages are not counted as naming nobody. Empty: every language."""
         return ()
 
     def scores(self) -> tuple[Score, ...]:

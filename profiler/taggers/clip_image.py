@@ -33,7 +33,15 @@ from profiler.models.zeroshot import (
     sexual_columns,
 )
 from profiler.schema import IMAGE, IMAGE_EMBEDDING
-from profiler.taggers.base import Score, Signal, Tagger, as_numpy_bool
+from profiler.taggers.base import (
+    FilterRule,
+    Score,
+    Signal,
+    StandardFilter,
+    Tagger,
+    as_numpy_bool,
+    score_at_least,
+)
 
 PROBLEM = "clip.problem"
 CACHED_EMBEDDING = "clip.image_embedding"  # float16 unit vectors in the embedding cache
@@ -56,6 +64,20 @@ class ClipImageTagger(Tagger):
 
     name = "clip"
     problem_column = PROBLEM
+    example_columns = (SEXUAL,)
+    # the calibrated boolean when the run has it, else the score at 0.5
+    standard_filters = (
+        StandardFilter("clip", "CLIP: model-perceived sexual", "CLIP", (
+            FilterRule("`clip.sexual`", (SEXUAL,), lambda tags: as_numpy_bool(tags.column(SEXUAL))),
+            FilterRule("clip.sexual_score >= 0.5", (SEXUAL_SCORE,), score_at_least(SEXUAL_SCORE, 0.5)),
+        ), rank=3),
+    )
+    declared_signals = (Signal(
+        SEXUAL, "CLIP: sexualized image",
+        "the image as a CLIP model perceives it scores at or above the threshold on the "
+        "sexual-content prompt bank (model-perceived content, never identity)",
+        lambda tags: as_numpy_bool(tags.column(SEXUAL)), expression="`clip.sexual`",
+    ),)
     cached_columns = (CACHED_EMBEDDING, CACHED_PROBLEM)
     max_batch_rows = IMAGE_BATCH_ROWS
 
@@ -158,14 +180,6 @@ class ClipImageTagger(Tagger):
                 self._encoder = ImageEncoder(self.loaded, self.batch_size, self.decode_workers)
             return self._encoder.encode(images.to_pylist())
 
-    def signals(self) -> tuple[Signal, ...]:
-        return (Signal(
-            SEXUAL, "CLIP: sexualized image",
-            "the image as a CLIP model perceives it scores at or above the threshold on the "
-            "sexual-content prompt bank (model-perceived content, never identity)",
-            lambda tags: as_numpy_bool(tags.column(SEXUAL)),
-        ),)
-
     def scores(self) -> tuple[Score, ...]:
         return (Score(SEXUAL_SCORE, SEXUAL_SCORE),)
 
@@ -202,7 +216,7 @@ def _thresholds(threshold: float | None, classes: dict[str, float] | None,
     """Cut-offs in force: explicit settings win over a calibrated thresholds file."""
     calibrated: dict[str, Any] = {"threshold": None, "classes": {}, "version": None, "fit": None}
     if path is not None:
-        from profiler.calibrate import load_thresholds
+        from profiler.taggers.thresholds import load_thresholds
 
         loaded = load_thresholds(path, expect_score="clip")
         calibrated = {"threshold": loaded.threshold, "classes": dict(loaded.classes),

@@ -43,6 +43,7 @@ class ClipTextTagger(Tagger):
     name = "clip_text"
     requires = (CAPTION,)
     cached_columns = (CACHED_EMBEDDING,)
+    compared_groups = IDENTITY_GROUPS  # model-perceived groups, compared with the lexicon's
 
     def __init__(
         self,

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from profiler.errors import UserError
 from profiler.schema import NSFW, PUNSAFE
-from profiler.taggers.base import Score, Signal, Tagger, as_numpy_bool
+from profiler.taggers.base import (
+    FilterRule,
+    Score,
+    Signal,
+    StandardFilter,
+    Tagger,
+    as_numpy_bool,
+    score_at_least,
+)
 
 PUNSAFE_TAG = "dataset.punsafe"
 SEXUAL = "dataset.sexual"
@@ -21,6 +31,13 @@ class DatasetTagger(Tagger):
 
     name = "dataset"
     optional = (PUNSAFE, NSFW)
+    example_columns = (SEXUAL,)
+    vocabulary = ((NSFW_LABEL, NSFW_LABELS),)
+    standard_filters = (
+        StandardFilter("dataset_punsafe", "Dataset punsafe ≥ 0.5 (LAION's own filter)", "punsafe ≥ 0.5",
+                       (FilterRule("dataset.punsafe >= 0.5", (PUNSAFE_TAG,),
+                                   score_at_least(PUNSAFE_TAG, 0.5)),), rank=0),
+    )
 
     def __init__(self, punsafe_threshold: float = 0.5, unsure_is_sexual: bool = False):
         if not 0.0 <= float(punsafe_threshold) <= 1.0:
@@ -48,14 +65,9 @@ class DatasetTagger(Tagger):
         return {PUNSAFE_TAG: punsafe, SEXUAL: sexual, NSFW_LABEL: label}
 
     def signals(self) -> tuple[Signal, ...]:
-        return (
-            Signal("dataset.sexual", "Dataset: punsafe / NSFW",
-                   f"dataset score: punsafe >= {self.threshold:g} (or NSFW label where no punsafe)",
-                   lambda tags: as_numpy_bool(tags.column(SEXUAL))),
-            Signal("dataset.nsfw_label", "Dataset: NSFW label",
-                   "LAION-400M NSFW column says NSFW",
-                   _nsfw_label),
-        )
+        sexual, label = self.declared_signals
+        description = f"dataset score: punsafe >= {self.threshold:g} (or NSFW label where no punsafe)"
+        return replace(sexual, description=description), label
 
     def scores(self) -> tuple[Score, ...]:
         return (Score("dataset.punsafe", PUNSAFE_TAG),)
@@ -79,3 +91,12 @@ def _nsfw_label(tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     observed = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), bool)
     positive = np.asarray(pc.equal(column, "NSFW").fill_null(False).to_numpy(zero_copy_only=False), bool)
     return observed, positive
+
+
+DatasetTagger.declared_signals = (
+    Signal("dataset.sexual", "Dataset: punsafe / NSFW",
+           "dataset score: punsafe >= the threshold (or NSFW label where no punsafe)",
+           lambda tags: as_numpy_bool(tags.column(SEXUAL)), expression="dataset.sexual"),
+    Signal("dataset.nsfw_label", "Dataset: NSFW label", "LAION-400M NSFW column says NSFW",
+           _nsfw_label, expression='dataset.nsfw_label == "NSFW"'),
+)

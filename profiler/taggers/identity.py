@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profiler.schema import CAPTION, GENDERS
-from profiler.taggers.base import Signal, Tagger
+from profiler.taggers.base import Membership, Tagger
 from profiler.taggers.identity_lexicon import (
     FEMALE,
     MALE,
@@ -33,6 +33,8 @@ GENDER = "identity.gender"
 MENTIONS = "identity.mentions"
 TERMS = "identity.terms"
 HAS_TERM = "identity.has_term"
+MEMBERSHIP = Membership(person=PERSON_MENTION, mentions=MENTIONS, gender=GENDER, groups=GROUPS,
+                        mention_genders=MENTION_GENDERS)
 WINDOW = 4  # tokens an adjective may sit before its person noun ("asian young pretty woman")
 
 _GENDER_NONE = GENDERS.index("none")
@@ -52,6 +54,8 @@ class _Mentions:
 class IdentityTagger(Tagger):
     name = "identity"
     requires = (CAPTION,)
+    membership = MEMBERSHIP
+    vocabulary = ((GENDER, GENDERS),)  # groups and mentions: from the taxonomy (Membership)
 
     def __init__(self, lexicon_path: str | None = None):
         self.lexicon: IdentityLexicon = compile_identity_lexicon(lexicon_path)
@@ -121,8 +125,11 @@ class IdentityTagger(Tagger):
         rows, genders = np.nonzero(flags)
         return _combine_genders(rows, genders, len(captions))
 
-    def signals(self) -> tuple[Signal, ...]:
-        return ()
+    def taxonomy(self) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+        return tuple(self.lexicon.groups), {k: tuple(v) for k, v in self.lexicon.aggregates.items()}
+
+    def covered_languages(self) -> tuple[str, ...]:
+        return tuple(self.lexicon.languages)
 
     # -- matching over candidate captions ------------------------------------------------------
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ class NsfwTagger(Tagger):
     """Settings come from the pipeline's `[taggers.nsfw]` table."""
 
     name = "nsfw"
+    example_columns = (SEXUAL,)
     # Image bytes only (open_nsfw cannot use CLIP embeddings). A shard without an image column
     # keeps its rows: they get `nsfw.problem = "missing_column:image"` and stay unobserved.
     one_of = ((IMAGE,),)
@@ -190,14 +192,10 @@ class NsfwTagger(Tagger):
         return list(self._pool.map(decode, data))
 
     def signals(self) -> tuple[Signal, ...]:
-        return (Signal(
-            SEXUAL, "open_nsfw: sexual image",
+        return (replace(self.declared_signals[0], description=(
             f"the image as Yahoo's open_nsfw model perceives it scores >= {self.threshold:g} "
             "(model-perceived pornographic content of the image, a second opinion to CLIP; "
-            "never a statement about who is in it)",
-            lambda tags: as_numpy_bool(tags.column(SEXUAL)),
-            from_caption=False,
-        ),)
+            "never a statement about who is in it)")),)
 
     def scores(self) -> tuple[Score, ...]:
         return (Score(SCORE, SCORE),)
@@ -272,7 +270,7 @@ def _weights_sha256(package: Any) -> str:
 
 def _calibrated(path: str) -> dict[str, Any]:
     """The threshold of a `bias-profiler calibrate --score nsfw.score` file."""
-    from profiler.calibrate import load_thresholds
+    from profiler.taggers.thresholds import load_thresholds
 
     loaded = load_thresholds(path, expect_score=SCORE)
     if loaded.threshold is None:
@@ -290,3 +288,10 @@ def _decoder() -> Callable[[bytes | None], tuple[Any, str | None]]:
     from profiler.images.decode import decode_image
 
     return decode_image
+
+
+NsfwTagger.declared_signals = (Signal(
+    SEXUAL, "open_nsfw: sexual image",
+    "the image as Yahoo's open_nsfw model perceives it scores at or above its threshold",
+    lambda tags: as_numpy_bool(tags.column(SEXUAL)), expression="`nsfw.sexual`",
+),)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profiler.schema import CAPTION, SEXUAL_LEVELS
-from profiler.taggers.base import Signal, Tagger
+from profiler.taggers.base import FilterRule, Signal, StandardFilter, Tagger
 from profiler.taggers.lexicon import load_lexicon, require
 from profiler.taggers.text import alternation, match_mask
 
@@ -24,6 +24,8 @@ _NONE, _APPAREL, _SUGGESTIVE, _EXPLICIT = (SEXUAL_LEVELS.index(v) for v in
 class SexualTermsTagger(Tagger):
     name = "sexual_terms"
     requires = (CAPTION,)
+    ordered_vocabulary = ((LEVEL, SEXUAL_LEVELS),)
+    example_columns = (LEVEL,)
 
     def __init__(self, lexicon_path: str | None = None):
         data = load_lexicon("sexual_terms", lexicon_path)
@@ -80,20 +82,6 @@ class SexualTermsTagger(Tagger):
             apparel[rows[worn]] = False
         return np.select([explicit, suggestive, apparel], [_EXPLICIT, _SUGGESTIVE, _APPAREL], _NONE)
 
-    def signals(self) -> tuple[Signal, ...]:
-        return (
-            Signal("sexual_terms.any", "Caption: sexual terms",
-                   "caption contains a suggestive or explicit term", _level_in(_SUGGESTIVE, _EXPLICIT),
-                   from_caption=True),
-            Signal("sexual_terms.explicit", "Caption: explicit terms",
-                   "caption contains an explicit term", _level_in(_EXPLICIT, _EXPLICIT),
-                   from_caption=True),
-            Signal("sexual_terms.apparel", "Caption: intimate apparel listing",
-                   "caption offers intimate apparel (bikinis, thongs, corsets, ...) with no "
-                   "suggestive or explicit term", _level_in(_APPAREL, _APPAREL),
-                   from_caption=True),
-        )
-
 
 def _level_in(lowest: int, highest: int):
     def evaluate(tags: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -105,3 +93,25 @@ def _level_in(lowest: int, highest: int):
         return observed, (codes >= lowest) & (codes <= highest)
 
     return evaluate
+
+
+SexualTermsTagger.declared_signals = (
+    Signal("sexual_terms.any", "Caption: sexual terms",
+           "caption contains a suggestive or explicit term", _level_in(_SUGGESTIVE, _EXPLICIT),
+           from_caption=True, expression='sexual_terms.level >= "suggestive"'),
+    Signal("sexual_terms.explicit", "Caption: explicit terms",
+           "caption contains an explicit term", _level_in(_EXPLICIT, _EXPLICIT),
+           from_caption=True, expression='sexual_terms.level == "explicit"'),
+    Signal("sexual_terms.apparel", "Caption: intimate apparel listing",
+           "caption offers intimate apparel (bikinis, thongs, corsets, ...) with no "
+           "suggestive or explicit term", _level_in(_APPAREL, _APPAREL),
+           from_caption=True, expression='sexual_terms.level == "apparel"'),
+)
+_ANY, _EXPLICIT_SIGNAL, _APPAREL_SIGNAL = SexualTermsTagger.declared_signals
+# The report compares dropping what each signal flags.
+SexualTermsTagger.standard_filters = (
+    StandardFilter("caption_explicit", "Caption: explicit terms", "explicit terms",
+                   (FilterRule(_EXPLICIT_SIGNAL.expression, (LEVEL,), _EXPLICIT_SIGNAL.evaluate),), rank=1),
+    StandardFilter("caption_sexual", "Caption: any sexual term", "any sexual term",
+                   (FilterRule(_ANY.expression, (LEVEL,), _ANY.evaluate),), rank=2),
+)

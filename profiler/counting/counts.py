@@ -15,19 +15,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from profiler.language_counts import LanguageTally, covered_rows
-from profiler.models.zeroshot import IDENTITY_GROUPS as CLIP_GROUPS
-from profiler.schema import GENDERS
-from profiler.taggers.base import Score, Signal
-from profiler.taggers.identity import GENDER, GROUPS, MENTIONS, PERSON_MENTION
-from profiler.taggers.identity_lexicon import MENTION_GENDERS
-from profiler.term_counts import TermCounts
+from profiler.counting.impact import FilterTally, tally_filters
+from profiler.counting.languages import LanguageTally
+from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, HIST_BINS, Part, Populations
+from profiler.counting.term_counts import TermCounts
+from profiler.taggers import Membership, compared_group_columns
+from profiler.taggers.base import Score, Signal, StandardFilter
 
-ALL, PERSON, NO_IDENTITY = "all", "person_mention", "no_identity"
-SPECIAL_POPULATIONS = (ALL, PERSON, NO_IDENTITY)
-ANY_GENDER = "*"
-GENDER_AXIS = (ANY_GENDER, *GENDERS)
-HIST_BINS = 20
 COUNTS_FORMAT = 1
 
 
@@ -58,6 +52,8 @@ class Counts:
     identity_agreement: dict[str, np.ndarray] = field(default_factory=dict)
     shards_completed: list[str] = field(default_factory=list)
     shards_failed: dict[str, str] = field(default_factory=dict)
+    # standard filter name -> what it would remove per cell (see profiler.counting.impact)
+    impact: dict[str, FilterTally] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         p, g, s, h = len(self.populations), len(GENDER_AXIS), len(self.signals), len(self.scores)
@@ -102,6 +98,10 @@ class Counts:
                 out.identity_agreement[group] = out.identity_agreement.get(group, 0) + tally
             out.shards_completed += part.shards_completed
             out.shards_failed.update(part.shards_failed)
+            for name, tally in part.impact.items():
+                if name not in out.impact:
+                    out.impact[name] = FilterTally.empty(tally.expression, len(populations), len(signals))
+                tally.add_into(out.impact[name], pi, si)
         return out
 
     # -- lookups -------------------------------------------------------------------------------
@@ -147,6 +147,7 @@ class Counts:
             "terms": self.terms.to_dict(),
             "identity_agreement": {g: t.tolist() for g, t in self.identity_agreement.items()},
             "language": self.language.to_dict(),
+            "impact": {name: t.to_dict(self.populations, self.signals) for name, t in self.impact.items()},
         }
 
     @classmethod
@@ -172,6 +173,8 @@ class Counts:
         out.language = LanguageTally.from_dict(data.get("language"))
         out.identity_agreement = {g: np.array(t, np.int64)
                                   for g, t in data.get("identity_agreement", {}).items()}
+        out.impact = {name: FilterTally.from_dict(t, out.populations, out.signals)
+                      for name, t in data.get("impact", {}).items()}
         return out
 
 
@@ -193,7 +196,11 @@ def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class CountPlan:
-    """What to count: the population axis (from the identity taxonomy), signals and scores."""
+    """What to count: the population axis (from the identity taxonomy), signals and scores.
+
+    Column names come from the taggers' declarations (`membership`, `compared_groups`); None
+    means the registered taggers' declarations.
+    """
 
     groups: tuple[str, ...]
     aggregates: dict[str, tuple[str, ...]]
@@ -201,10 +208,17 @@ class CountPlan:
     scores: tuple[Score, ...]
     problem_columns: tuple[str, ...] = ()  # taggers' per-row "could not score" reasons
     languages: tuple[str, ...] = ()  # the identity lexicon's; rows in others leave no_identity
+    membership: Membership | None = None
+    compared_groups: tuple[str, ...] | None = None  # model-perceived group columns
+    filters: tuple[StandardFilter, ...] = ()  # standard filters whose impact is tallied
+
+    @property
+    def population_axis(self) -> Populations:
+        return Populations(self.groups, self.aggregates, self.membership, self.languages)
 
     @property
     def populations(self) -> list[str]:
-        return [*SPECIAL_POPULATIONS, *self.groups, *self.aggregates]
+        return self.population_axis.names
 
     def empty(self) -> Counts:
         return Counts(self.populations, [s.name for s in self.signals], [s.name for s in self.scores])
@@ -228,22 +242,28 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
             if len(problems):
                 tally = pc.value_counts(problems).to_pylist()
                 counts.unscored[column] = Counter({d["values"]: d["counts"] for d in tally})
-    if GROUPS in tags.column_names and CLIP_GROUPS in tags.column_names:
-        counts.identity_agreement = _identity_agreement(tags.column(GROUPS), tags.column(CLIP_GROUPS),
-                                                        plan.groups)
-    parts = _memberships(tags, plan, n_populations=len(counts.populations))
+    axis = plan.population_axis
+    lexicon_groups = axis.columns.groups
+    compared = plan.compared_groups if plan.compared_groups is not None else compared_group_columns()
+    for column in compared:
+        if lexicon_groups in tags.column_names and column in tags.column_names:
+            counts.identity_agreement = _identity_agreement(
+                tags.column(lexicon_groups), tags.column(column), plan.groups)
+    parts = axis.parts(tags)
     size = counts.rows_in.size
     flat = counts.rows_in.reshape(-1)
     for part in parts:
-        part.add(flat, None, size)
+        part.add(flat, size)
     evaluated = [signal.evaluate(tags) for signal in plan.signals]
     for i, (observed, positive) in enumerate(evaluated):
-        for target, values in ((counts.observed, observed), (counts.positive, observed & positive)):
-            flat = np.zeros(size, np.int64)
-            weights = values.astype(np.float64)
-            for part in parts:
-                part.add(flat, weights, size)
-            target[:, :, i] = flat.reshape(counts.rows_in.shape)
+        # one integer bincount per part over (cell, outcome): 0 unknown, 1 negative, 2 positive
+        outcome = observed.astype(np.int64) + (observed & positive)
+        flat = np.zeros(size * 3, np.int64)
+        for part in parts:
+            part.add_outcomes(flat, outcome, 3, size)
+        tally = flat.reshape(*counts.rows_in.shape, 3)
+        counts.observed[:, :, i] = tally[..., 1] + tally[..., 2]
+        counts.positive[:, :, i] = tally[..., 2]
     for i, score in enumerate(plan.scores):
         values = tags.column(score.column).to_numpy(zero_copy_only=False).astype(float)
         valid = ~np.isnan(values)
@@ -252,6 +272,9 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
         for part in parts:
             part.add_hist(flat, valid, bins, size)
         counts.hist[:, :, i, :] = flat.reshape(len(counts.populations), len(GENDER_AXIS), HIST_BINS)
+    if plan.filters:
+        known = {id(signal.evaluate): result for signal, result in zip(plan.signals, evaluated, strict=True)}
+        counts.impact = tally_filters(tags, plan.filters, parts, evaluated, len(counts.populations), known)
     any_gender = _any_gender_members(parts)
     _count_joint(counts, any_gender, evaluated)
     if captions is not None and plan.signals:
@@ -264,7 +287,7 @@ def count_batch(tags: pa.Table, plan: CountPlan, captions: pa.Array | None = Non
     return counts
 
 
-def _any_gender_members(parts: list[_Part]) -> list[tuple[np.ndarray | None, np.ndarray | int]]:
+def _any_gender_members(parts: list[Part]) -> list[tuple[np.ndarray | None, np.ndarray | int]]:
     """(rows, population) memberships at any gender, from the parts that count rows."""
     g_axis = len(GENDER_AXIS)
     members: list[tuple[np.ndarray | None, np.ndarray | int]] = []
@@ -314,96 +337,3 @@ def _group_matrix(column: pa.ChunkedArray | pa.Array, groups: Sequence[str]) -> 
     found = codes.is_valid().to_numpy(zero_copy_only=False)
     matrix[owner[found], codes.filter(codes.is_valid()).to_numpy()] = True
     return matrix, np.asarray(column.is_valid().to_numpy(zero_copy_only=False), bool)
-
-
-@dataclass(frozen=True)
-class _Part:
-    """Rows (None: every row) and the population x gender cell each one falls in.
-
-    `any_cell`: each row also counts once there (its population's any-gender cell).
-    """
-
-    rows: np.ndarray | None
-    cells: np.ndarray
-    any_cell: int | None = None
-
-    def _take(self, values: np.ndarray) -> np.ndarray:
-        return values if self.rows is None else values[self.rows]
-
-    def add(self, flat: np.ndarray, weights: np.ndarray | None, size: int) -> None:
-        w = None if weights is None else self._take(weights)
-        flat += np.rint(np.bincount(self.cells, weights=w, minlength=size)).astype(np.int64)
-        if self.any_cell is not None:
-            flat[self.any_cell] += len(self.cells) if w is None else round(float(w.sum()))
-
-    def add_hist(self, flat: np.ndarray, valid: np.ndarray, bins: np.ndarray, size: int) -> None:
-        keep = self._take(valid)
-        b = self._take(bins)[keep]
-        flat += np.bincount(self.cells[keep] * HIST_BINS + b, minlength=size * HIST_BINS)
-        if self.any_cell is not None:
-            flat[self.any_cell * HIST_BINS : (self.any_cell + 1) * HIST_BINS] += np.bincount(
-                b, minlength=HIST_BINS
-            )
-
-
-def _memberships(tags: pa.Table, plan: CountPlan, n_populations: int) -> list[_Part]:
-    """Each row's population x gender cells, each listed once per row."""
-    g_axis = len(GENDER_AXIS)
-    if PERSON_MENTION not in tags.column_names:
-        none = GENDER_AXIS.index("none")
-        return [_Part(None, np.full(tags.num_rows, none, np.int64), any_cell=0)]
-
-    gender = pc.index_in(tags.column(GENDER), value_set=pa.array(GENDER_AXIS)).to_numpy(
-        zero_copy_only=False
-    ).astype(np.int64)
-    person = np.asarray(tags.column(PERSON_MENTION).to_numpy(zero_copy_only=False), bool)
-    covered = covered_rows(tags, plan.languages)  # rows the lexicon cannot read are not "none"
-    no_identity = np.flatnonzero(~person if covered is None else ~person & covered)
-    no_identity_pop = SPECIAL_POPULATIONS.index(NO_IDENTITY)
-    parts = [
-        _Part(None, gender, any_cell=0),
-        _Part(no_identity, no_identity_pop * g_axis + gender[no_identity], no_identity_pop * g_axis),
-    ]
-    rows, cells = _mention_cells(tags, plan, n_populations)
-    if len(rows):
-        parts.append(_Part(rows, cells))
-    return parts
-
-
-def _mention_cells(tags: pa.Table, plan: CountPlan, n_populations: int):
-    """(row, cell) pairs from `identity.mentions` ("group:gender"): person_mention, groups and
-    aggregates, by mention gender and any gender, deduplicated within a row."""
-    g_axis = len(GENDER_AXIS)
-    mentions = tags.column(MENTIONS)
-    if isinstance(mentions, pa.ChunkedArray):
-        mentions = mentions.combine_chunks()
-    names = [f"{g}:{s}" for g in plan.groups for s in MENTION_GENDERS]
-    codes = pc.index_in(pc.list_flatten(mentions), value_set=pa.array(names)).to_numpy(
-        zero_copy_only=False
-    )
-    owner = pc.list_parent_indices(mentions).to_numpy()
-    known = ~np.isnan(codes.astype(float))
-    codes, owner = codes[known].astype(np.int64), owner[known].astype(np.int64)
-    if not len(codes):
-        return owner, codes
-    group = codes // len(MENTION_GENDERS)
-    m_gender = np.array([GENDER_AXIS.index(s) for s in MENTION_GENDERS])[codes % len(MENTION_GENDERS)]
-    person_pop = SPECIAL_POPULATIONS.index(PERSON)
-    base = len(SPECIAL_POPULATIONS)
-    pops = [np.full(len(codes), person_pop), base + group]
-    group_index = {g: i for i, g in enumerate(plan.groups)}
-    rows = [owner, owner]
-    for a, members in enumerate(plan.aggregates.values()):
-        member = np.isin(group, [group_index[m] for m in members])
-        pops.append(np.where(member, base + len(plan.groups) + a, -1))
-        rows.append(owner)
-    pop = np.concatenate(pops)
-    row = np.concatenate(rows)
-    gender = np.tile(m_gender, len(pops))
-    keep = pop >= 0
-    pop, row, gender = pop[keep], row[keep], gender[keep]
-    # each (row, population) once in the any-gender cell, each (row, population, gender) once
-    cells = np.concatenate([pop * g_axis, pop * g_axis + gender])
-    row = np.concatenate([row, row])
-    unique = np.unique(row * (n_populations * g_axis) + cells)
-    return unique // (n_populations * g_axis), unique % (n_populations * g_axis)

@@ -1,4 +1,4 @@
-"""Tiny random-weight open_clip models for tests and benchmarks (no hub, no downloads).
+"""Tiny random-weight open_clip models for tests (no hub, no downloads).
 
 A model config is registered with `open_clip.add_model_config`, and a checkpoint is written with
 `torch.save(state_dict)`, so tests load it by path through the real loading code.

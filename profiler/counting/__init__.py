@@ -1,0 +1,1 @@
+"""The counting stage: tag columns -> mergeable tallies per population x gender x signal."""
