@@ -11,7 +11,15 @@ from pathlib import Path
 from profiler import __version__
 from profiler.errors import UserError
 
+EXIT_COMPLETE = 0
 EXIT_USER_ERROR = 2
+EXIT_FAILED_SHARDS = 3  # stats and report written, but some shards could not be read
+EXIT_CODES_HELP = """exit codes:
+  0  complete: every shard profiled (status: the run folder was read)
+  2  user error (bad path, flag, config or column mapping; a folder that is not a run): one line on stderr
+  3  finished with failed shards: stats.json and the report are written, the failed shards are
+     listed on stderr and in the report; running the same command again retries only them
+  130 interrupted (Ctrl-C): run the same command again to resume"""
 # a full disk or quota is the user's to fix, and completed shards are kept for the resume
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
@@ -55,12 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bias-profiler",
         description="Measure demographic x sexualized-content skew in image-text training data.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    profile = commands.add_parser("profile", help="profile parquet shards and write a report")
+    profile = commands.add_parser("profile", help="profile parquet shards and write a report",
+                                  epilog=EXIT_CODES_HELP,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     profile.add_argument("sources", nargs="+", metavar="SOURCE",
                          help="parquet file, folder, glob or fsspec URL (s3://, gs://, hf://)")
     profile.add_argument("--config", help="pipeline TOML with taggers / stats / report settings")
@@ -71,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("--name", help="run name (default: profile-<UTC time>)")
     profile.set_defaults(handler=_profile)
 
-    run = commands.add_parser("run", help="run a declared pipeline (pipelines/*.toml)")
+    run = commands.add_parser("run", help="run a declared pipeline (pipelines/*.toml)",
+                              epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("pipeline", help="pipeline TOML file")
     _run_options(run)
     run.set_defaults(handler=_run)
@@ -273,10 +285,19 @@ def _execute(spec, args: argparse.Namespace) -> int:
     _refuse_if_no_shard_had_the_columns(counts, spec.columns, result.stats_json)
     print(f"rows read {counts.read:,} = tagged {counts.tagged:,} + skipped {sum(counts.skipped.values()):,}"
           f" in {result.seconds:.1f}s", file=sys.stderr)
-    if counts.shards_failed:
-        print(f"{len(counts.shards_failed)} shard(s) failed; see {result.stats_json}", file=sys.stderr)
     print(result.html)
-    return 0
+    if counts.shards_failed:
+        _report_failed_shards(counts.shards_failed, result.stats_json)
+        return EXIT_FAILED_SHARDS
+    return EXIT_COMPLETE
+
+
+def _report_failed_shards(failed: dict[str, str], stats_json: Path) -> None:
+    """Exit 3 tells a scheduler the report is partial; the shards and why go to stderr."""
+    print(f"{len(failed)} shard(s) failed (stats and report written without them; run the same "
+          f"command again to retry them; listed in {stats_json}):", file=sys.stderr)
+    for shard_id, error in sorted(failed.items()):
+        print(f"  {shard_id}: {error}", file=sys.stderr)
 
 
 def _refuse_if_no_shard_had_the_columns(counts, columns: dict[str, str], stats_json: Path) -> None:
