@@ -61,4 +61,5 @@ def test_help_documents_the_exit_codes():
         text = result.stdout
         assert "exit codes:" in text, args
         for code, meaning in (("0", "complete"), ("2", "user error"), ("3", "failed shards")):
-            assert any(line.split()[:1] == [code] and meaning in line for line in text.splitlines()), (args, code)
+            lines = text.splitlines()
+            assert any(line.split()[:1] == [code] and meaning in line for line in lines), (args, code)
