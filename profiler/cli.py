@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
                                   epilog=EXIT_CODES_HELP,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     profile.add_argument("sources", nargs="+", metavar="SOURCE",
-                         help="parquet file, folder, glob or fsspec URL (s3://, gs://, hf://)")
+                         help="parquet file, folder, glob or fsspec URL (s3://, gs://, hf://); "
+                              ".tar shards, image folders, .csv/.tsv/.jsonl caption files (.gz too)")
     profile.add_argument("--config", help="pipeline TOML with taggers / stats / report settings")
     _run_options(profile)
     profile.add_argument("--taggers", help="comma-separated taggers (default: identity,sexual_terms,dataset)")
@@ -87,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("pipeline", help="pipeline TOML file")
     _run_options(run)
     run.set_defaults(handler=_run)
+
+    status = commands.add_parser(
+        "status", help="where a run folder stands: shards complete, failed, pending; rows; lock",
+        epilog="exit codes: 0 the run folder was read (whatever its state); 2 not a run folder")
+    status.add_argument("run_dir", metavar="RUN", help="run folder (the --out of profile / run)")
+    status.add_argument("--json", action="store_true",
+                        help="print one JSON object (total, complete, failed, pending, rows, ...)")
+    status.set_defaults(handler=_status)
 
     report = commands.add_parser("report", help="re-render a finished run's index.html")
     report.add_argument("run_dir", help="run folder holding stats.json")
@@ -168,8 +177,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a run folder made with other settings (its embedding cache is kept)")
     parser.add_argument("--source-format", metavar="FORMAT",
-                        help="parquet, webdataset, image_files, clip_retrieval or hf "
-                             "(default: auto-detected from the paths)")
+                        help="parquet, webdataset, image_files, clip_retrieval, hf, csv, tsv or jsonl "
+                             "(default: auto-detected from the paths; .gz caption files too)")
     _scale_options(parser)
     _model_options(parser)
 
@@ -350,6 +359,14 @@ def _report(args: argparse.Namespace) -> int:
         raise UserError(f"{run_dir} is not a finished run: it has no stats.json")
     print(rerender(run_dir, redact=args.redact))
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from profiler.engine.status import format_status, run_status, status_json
+
+    status = run_status(Path(args.run_dir))
+    print(status_json(status) if args.json else format_status(status))
+    return EXIT_COMPLETE
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -101,6 +101,7 @@ def _profile(
                         cache_write=spec.cache_embeddings)
 
     plan = plan_shards(folder, shards, spec, make_job)
+    folder.record_plan([s.id for s in shards])  # for `bias-profiler status` while this runs
     if spec.incremental:
         log.info(describe(plan))
     for shard_id in plan.removed:
