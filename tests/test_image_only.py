@@ -15,6 +15,7 @@ pytest.importorskip("open_clip")
 
 from profiler.cli import main
 from profiler.models import testing
+from tests.engine_data import cli
 
 ROWS = 60
 
@@ -90,3 +91,21 @@ def test_identity_runs_still_compare_groups(model, tmp_path):
                  "--device", "cpu", "--min-support", "1", "--out", str(out)]) == 0
     html = (out / "index.html").read_text()
     assert "Identity was not profiled" not in html and "Any identity person mention" in html
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_a_user_error_inside_a_shard_is_one_line_and_exit_2_on_every_engine(model, tmp_path, engine):
+    """Embeddings of another model's dimension are the user's mistake, found only while a shard
+    is read (here inside a Ray task): one line, exit 2, no failed shard, no traceback."""
+    if engine == "ray":
+        pytest.importorskip("ray")
+    data = tmp_path / "data"
+    embeddings_shard(data / "a.parquet", rows=10, dim=8)
+    out = tmp_path / "out"
+    result = cli("-q", "profile", str(data), "--taggers", "clip", "--model", model, "--device", "cpu",
+                 "--out", str(out), "--engine", engine, "--workers", "1", timeout=300)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("bias-profiler:")]
+    assert len(lines) == 1 and "embeddings have dimension 8" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (out / "stats.json").exists()
