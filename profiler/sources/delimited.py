@@ -122,10 +122,13 @@ def _peek(url: str, kind: str) -> tuple[list[str], dict[str, pa.DataType]]:
 def _blocks(url: str, kind: str, columns: list[str], resolved: dict[str, str],
             types: dict[str, pa.DataType]) -> Iterator[tuple[pa.RecordBatch, int]]:
     """(block of `columns`, malformed lines skipped while reading it)."""
-    # CSV text columns as text ("007" stays a key); JSON keeps its own types (a JSON number
-    # cannot be read as a string), and canonical batches cast keys to text
+    # CSV text columns as text ("007" stays a key); captions as bytes, so a caption that is not
+    # UTF-8 costs its row (caption_invalid_utf8), not the file. JSON keeps its own types (a JSON
+    # number cannot be read as a string); canonical batches cast keys to text.
     text = {resolved[c] for c in TEXT_COLUMNS if c in resolved} if kind != "jsonl" else set()
-    wanted = {name: pa.string() if name in text else types[name] for name in columns}
+    caption = resolved.get(CAPTION) if kind != "jsonl" else None
+    wanted = {name: pa.binary() if name == caption else pa.string() if name in text else types[name]
+              for name in columns}
     malformed = [0]
 
     def skip(row: Any) -> str:
