@@ -186,3 +186,12 @@ def test_text_readers_never_crash_on_random_bytes(payload, kind, header):
     rows = part["rows"]
     assert rows["read"] == rows["tagged"] + sum(rows["skipped"].values())
     assert result.error is not None or result.rows == rows["read"]
+
+
+def test_curating_a_csv_run_copies_key_lists_but_refuses_shard_copies(table, tmp_path):
+    run = tmp_path / "run"
+    profile(write_as(table.slice(0, 200), tmp_path / "data" / "rows.csv"), run)
+    assert main(["-q", "curate", str(run), "--where", "dataset.sexual", "--out", str(tmp_path / "c")]) == 0
+    result = cli("-q", "curate", str(run), "--where", "dataset.sexual", "--shards",
+                 "--out", str(tmp_path / "c2"))
+    assert result.returncode == 2 and "parquet inputs only" in result.stderr, result.stderr
