@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from tests.engine_data import cli
 
@@ -63,3 +64,14 @@ def test_help_documents_the_exit_codes():
         for code, meaning in (("0", "complete"), ("2", "user error"), ("3", "failed shards")):
             lines = text.splitlines()
             assert any(line.split()[:1] == [code] and meaning in line for line in lines), (args, code)
+
+
+def test_failed_shards_exit_3_on_the_ray_engine_too(tmp_path):
+    pytest.importorskip("ray")
+    data = shards(tmp_path / "data", broken=("b",))
+    out = tmp_path / "out"
+    result = cli("-q", "profile", str(data), "--out", str(out), "--engine", "ray", "--workers", "1",
+                 timeout=300)
+    assert result.returncode == 3, result.stderr
+    assert "  b: " in result.stderr
+    assert list(json.loads((out / "stats.json").read_text())["shards"]["failed"]) == ["b"]
