@@ -63,18 +63,21 @@ def read_delimited(shard: Shard, request: ReadRequest) -> Iterator[pa.RecordBatc
     names, types = _peek(shard.url, kind)
     selection, info = request.selection, request.info
 
-    def count_rows() -> int:
-        return sum(b.num_rows + bad for b, bad in _blocks(shard.url, kind, names[:1], {}, types))
+    def count_rows(malformed: bool) -> int:
+        """A pass over one column; in a CSV / TSV read as bytes, which any field parses as."""
+        counting = {**types, **({names[0]: pa.binary()} if kind != "jsonl" and names else {})}
+        blocks = _blocks(shard.url, kind, names[:1], {}, counting)
+        return sum(b.num_rows + (bad if malformed else 0) for b, bad in blocks)
 
     try:
         resolved, _ = resolve_columns(request, names, 0)
     except MissingColumnsError as error:  # its rows are counted as skipped, as parquet's are
-        raise MissingColumnsError(error.missing, selection.count(count_rows())) from None
+        raise MissingColumnsError(error.missing, selection.count(count_rows(True))) from None
     source_columns = list(dict.fromkeys(resolved.values()))
     batch_rows = request.batch_rows(resolved)
     picked = None
     if selection.sample is not None:
-        num_rows = sum(b.num_rows for b, _ in _blocks(shard.url, kind, names[:1], {}, types))
+        num_rows = count_rows(False)  # a sample is drawn from the rows that parse
         info.rows_in_shard, info.rows_selected = num_rows, selection.count(num_rows)
         picked = selection.rows(shard.id, num_rows)
     limit = selection.count(1 << 62) if picked is None else None
