@@ -12,7 +12,15 @@ from profiler import __version__
 from profiler.defaults import MIN_SUPPORT
 from profiler.errors import UserError
 
+EXIT_COMPLETE = 0
 EXIT_USER_ERROR = 2
+EXIT_FAILED_SHARDS = 3  # stats and report written, but some shards could not be read
+EXIT_CODES_HELP = """exit codes:
+  0  complete: every shard profiled (status: the run folder was read)
+  2  user error (bad path, flag, config or column mapping; a folder that is not a run): one line on stderr
+  3  finished with failed shards: stats.json and the report are written, the failed shards are
+     listed on stderr and in the report; running the same command again retries only them
+  130 interrupted (Ctrl-C): run the same command again to resume"""
 # a full disk or quota is the user's to fix, and completed shards are kept for the resume
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
@@ -56,14 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bias-profiler",
         description="Measure demographic x sexualized-content skew in image-text training data.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    profile = commands.add_parser("profile", help="profile parquet shards and write a report")
+    profile = commands.add_parser("profile", help="profile parquet shards and write a report",
+                                  epilog=EXIT_CODES_HELP,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     profile.add_argument("sources", nargs="+", metavar="SOURCE",
-                         help="parquet file, folder, glob or fsspec URL (s3://, gs://, hf://)")
+                         help="parquet file, folder, glob or fsspec URL (s3://, gs://, hf://); "
+                              ".tar shards, image folders, .csv/.tsv/.jsonl caption files (.gz too)")
     profile.add_argument("--config", help="pipeline TOML with taggers / stats / report settings")
     _run_options(profile)
     profile.add_argument("--taggers",
@@ -73,10 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("--name", help="run name (default: profile-<UTC time>)")
     profile.set_defaults(handler=_profile)
 
-    run = commands.add_parser("run", help="run a declared pipeline (pipelines/*.toml)")
+    run = commands.add_parser("run", help="run a declared pipeline (pipelines/*.toml)",
+                              epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("pipeline", help="pipeline TOML file")
     _run_options(run)
     run.set_defaults(handler=_run)
+
+    status = commands.add_parser(
+        "status", help="where a run folder stands: shards complete, failed, pending; rows; lock",
+        epilog="exit codes: 0 the run folder was read (whatever its state); 2 not a run folder")
+    status.add_argument("run_dir", metavar="RUN", help="run folder (the --out of profile / run)")
+    status.add_argument("--json", action="store_true",
+                        help="print one JSON object (total, complete, failed, pending, rows, ...)")
+    status.set_defaults(handler=_status)
 
     report = commands.add_parser("report", help="re-render a finished run's index.html")
     report.add_argument("run_dir", help="run folder holding stats.json")
@@ -159,8 +180,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a run folder made with other settings (its embedding cache is kept)")
     parser.add_argument("--source-format", metavar="FORMAT",
-                        help="parquet, webdataset, image_files, clip_retrieval or hf "
-                             "(default: auto-detected from the paths)")
+                        help="parquet, webdataset, image_files, clip_retrieval, hf, csv, tsv or jsonl "
+                             "(default: auto-detected from the paths; .gz caption files too)")
     _scale_options(parser)
     _model_options(parser)
 
@@ -279,10 +300,19 @@ def _execute(spec, args: argparse.Namespace) -> int:
     _refuse_if_no_shard_had_the_columns(counts, spec.columns, result.stats_json)
     print(f"rows read {counts.read:,} = tagged {counts.tagged:,} + skipped {sum(counts.skipped.values()):,}"
           f" in {result.seconds:.1f}s", file=sys.stderr)
-    if counts.shards_failed:
-        print(f"{len(counts.shards_failed)} shard(s) failed; see {result.stats_json}", file=sys.stderr)
     print(result.html)
-    return 0
+    if counts.shards_failed:
+        _report_failed_shards(counts.shards_failed, result.stats_json)
+        return EXIT_FAILED_SHARDS
+    return EXIT_COMPLETE
+
+
+def _report_failed_shards(failed: dict[str, str], stats_json: Path) -> None:
+    """Exit 3 tells a scheduler the report is partial; the shards and why go to stderr."""
+    print(f"{len(failed)} shard(s) failed (stats and report written without them; run the same "
+          f"command again to retry them; listed in {stats_json}):", file=sys.stderr)
+    for shard_id, error in sorted(failed.items()):
+        print(f"  {shard_id}: {error}", file=sys.stderr)
 
 
 def _refuse_if_no_shard_had_the_columns(counts, columns: dict[str, str], stats_json: Path) -> None:
@@ -335,6 +365,14 @@ def _report(args: argparse.Namespace) -> int:
         raise UserError(f"{run_dir} is not a finished run: it has no stats.json")
     print(rerender(run_dir, redact=args.redact))
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from profiler.engine.status import format_status, run_status, status_json
+
+    status = run_status(Path(args.run_dir))
+    print(status_json(status) if args.json else format_status(status))
+    return EXIT_COMPLETE
 
 
 def _compare(args: argparse.Namespace) -> int:

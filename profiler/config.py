@@ -25,7 +25,8 @@ DEFAULT_OUT_ROOT = Path("reports")
 DEFAULT_BATCH_SIZE = 262144
 EXECUTORS = ("threads", "processes")
 ENGINES = ("local", "ray")
-SOURCE_FORMATS = ("auto", "parquet", "webdataset", "image_files", "clip_retrieval", "hf")
+SOURCE_FORMATS = ("auto", "parquet", "webdataset", "image_files", "clip_retrieval", "hf",
+                  "csv", "tsv", "jsonl")
 # Tagger settings that name files: resolved against the pipeline TOML's folder.
 PATH_SETTINGS = ("lexicon_path", "prompts_path", "thresholds_path", "cache_dir")
 

@@ -35,7 +35,7 @@ def test_drifted_and_broken_shards_are_accounted_for(tmp_path):
     (data / "truncated.parquet").write_bytes(whole[: len(whole) // 2])
 
     out = tmp_path / "run"
-    assert main(["-q", "profile", str(data), "--out", str(out), "--workers", "2"]) == 0
+    assert main(["-q", "profile", str(data), "--out", str(out), "--workers", "2"]) == 3  # truncated failed
     stats = json.loads((out / "stats.json").read_text())
     rows = stats["rows"]
     assert rows["skipped"] == {

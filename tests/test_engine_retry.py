@@ -48,7 +48,7 @@ def test_a_shard_failing_twice_is_recorded_and_the_rest_finish(tmp_path, monkeyp
     failures = {"b": 5}
     flaky_reader(monkeypatch, failures)
     out = tmp_path / "out"
-    assert main(["-q", "profile", str(tmp_path / "data"), "--out", str(out), "--workers", "2"]) == 0
+    assert main(["-q", "profile", str(tmp_path / "data"), "--out", str(out), "--workers", "2"]) == 3
     stats = json.loads((out / "stats.json").read_text())
     assert failures == {"b": 3}  # two attempts, no more
     assert list(stats["shards"]["failed"]) == ["b"]

@@ -149,6 +149,10 @@ def _input_shards(run: TaggedRun) -> dict[str, Any]:
             f"input shard(s) {', '.join(missing[:3])} of the run are no longer among its sources "
             f"({', '.join(sources)}): were files moved or added? Re-profile, or drop --shards"
         )
+    other = next((found[s] for s in run.shard_ids if found[s].format != "parquet"), None)
+    if other is not None:
+        raise UserError(f"--shards copies parquet inputs only; {other.id} is {other.format}: drop --shards "
+                        "and use the key lists")
     return found
 
 

@@ -102,6 +102,8 @@ def _profile(
                         cache_write=spec.cache_embeddings)
 
     plan = plan_shards(folder, shards, spec, make_job)
+    # for `bias-profiler status` while this runs: work units (a split file counts its units)
+    folder.record_plan([unit for s in shards for unit in folder.unit_ids(s.id)])
     if spec.incremental:
         log.info(describe(plan))
     for shard_id in plan.removed:

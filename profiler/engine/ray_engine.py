@@ -72,7 +72,12 @@ def execute_ray(
                 progress.tick()
             for ref in ready:
                 job = running.pop(ref)
-                outcome = _outcome(ray, ref, job)
+                try:
+                    outcome = _outcome(ray, ref, job)
+                except UserError:
+                    for other in running:  # the run ends here, as on the local engine
+                        ray.cancel(other)
+                    raise
                 save_outcome(folder, outcome)
                 warned = warned or _check_tags(folder, job, outcome)
                 yield outcome.result
@@ -106,10 +111,15 @@ def connect(ray: Any, address: str | None, workers: int) -> bool:
 
 
 def _outcome(ray: Any, ref: Any, job: ShardJob) -> ShardOutcome:
-    """The task's outcome; a task whose worker died fails only its shard (retried next run)."""
+    """The task's outcome; a task whose worker died fails only its shard (retried next run).
+    A user mistake found inside the task (a UserError) is raised again here, on the driver, so
+    it ends the run with its one line and exit 2, as on the local engine."""
     try:
         return ray.get(ref)
     except Exception as error:  # RayTaskError, WorkerCrashedError, ObjectLostError, ...
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, UserError):
+            raise UserError(*cause.args) from None
         message = str(error).strip().splitlines()[-1] if str(error).strip() else ""
         return failed_outcome(job, f"Ray task failed: {type(error).__name__}: {message}", 0.0)
 

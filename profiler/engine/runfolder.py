@@ -72,6 +72,30 @@ def locked(root: Path) -> Iterator[None]:
         handle.close()
 
 
+def lock_held(root: Path) -> bool | None:
+    """Whether a process holds the run folder's lock now (None: cannot tell, no flock here).
+
+    A shared lock is tried and dropped at once: it never blocks, and is refused only while a
+    run holds the exclusive one."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (Windows)
+        return None
+    path = Path(root) / LOCK_FILE
+    if not path.exists():
+        return False
+    try:
+        with open(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return None
+
+
 def fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -225,6 +249,42 @@ class RunFolder:
         history = [*self.state.get("history", []), {"finished": now, **summary}][-HISTORY_KEEP:]
         self.state = {**self.state, "finished": {"at": now, "shards": shard_ids}, "history": history}
         atomic_write_json(self.root / RUN_FILE, self.state)
+
+    # -- where a run stands (bias-profiler status; engine/status.py) --------------------------
+
+    def record_plan(self, ids: list[str]) -> None:
+        """The work units this run covers (complete ones included), recorded before any is
+        profiled, so `status` can count the pending ones of a run still going or killed."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.state = {**self.state, "plan": {"at": now, "units": list(ids)}}
+        atomic_write_json(self.root / RUN_FILE, self.state)
+
+    def planned_units(self) -> list[str] | None:
+        """Ids recorded by `record_plan`, else the last finished run's shards (None: neither)."""
+        state = self.state or self.read_state()
+        if state.get("plan"):
+            return list(state["plan"]["units"])
+        return self.finished_shards()
+
+    def marked_units(self) -> list[str]:
+        """Ids of every completion marker under parts/ (whatever the unit: shard or part of one)."""
+        return sorted(p.relative_to(self.parts).as_posix().removesuffix(".done")
+                      for p in self.parts.rglob("*.done") if p.is_file())
+
+    def failed_units(self) -> dict[str, str]:
+        """Units whose last attempt failed (counts written with an error, no marker): id -> error."""
+        failed: dict[str, str] = {}
+        for path in self.parts.rglob("*.counts.json"):
+            unit = path.relative_to(self.parts).as_posix().removesuffix(".counts.json")
+            if self.done_path(unit).exists():
+                continue
+            try:
+                errors = json.loads(path.read_text()).get("shards", {}).get("failed", {})
+            except (OSError, ValueError, AttributeError):
+                continue  # being replaced right now, or not ours: not a failure
+            if errors:
+                failed[unit] = str(next(iter(errors.values())))
+        return failed
 
     def link_from(self, previous: Path) -> int:
         """Seed an empty run folder with a previous run's parts and tags (hard links where the

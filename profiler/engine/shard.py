@@ -172,7 +172,8 @@ def _profile_once(job: ShardJob, on_batch: BatchCallback | None, started: float)
             counts.skipped.update(reasons)
             batch = batch.filter(pa.array(usable)) if not usable.all() else batch
             tags = caches.split(_tag(caches.extend(batch), taggers))
-            counts = counts.merge(count_batch(tags, plan, batch.column(CAPTION)))
+            captions = batch.column(CAPTION) if CAPTION in batch.schema.names else None  # image-only taggers
+            counts = counts.merge(count_batch(tags, plan, captions))
             _collect_examples(examples, batch, tags, job.examples_per_group, plan.population_axis.columns,
                               [c for t in taggers for c in t.example_columns])
             if job.write_tags:

@@ -2,7 +2,9 @@
 
 open_clip downloads pretrained weights on first use. Offline, huggingface_hub and urllib would
 retry or hang for a long time before failing, so the cache is looked up first (no network) and
-a download is attempted only when the hub answers a quick connection probe. Every failure is a
+a download is attempted only when the hub answers a quick probe. The probe is an HTTP request
+through the client huggingface_hub itself downloads with, so it goes wherever the download would:
+through HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, around them for NO_PROXY hosts. Every failure is a
 one-line UserError that names the model and how to supply weights.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,7 @@ def _from_tag(model: str, tag: str, cache_dir: str | None) -> WeightsSource:
     if cached:
         return WeightsSource(tag, cached, preprocess=preprocess)
     where = _hub_host(cfg)
-    if hub_offline() or not _reachable(where):
+    if hub_offline() or not reachable(_hub_url(cfg)):
         cache = cache_dir or os.environ.get("HF_HOME") or "~/.cache/huggingface"
         raise UserError(
             f"model {model} pretrained {tag!r}: no cached weights and {where} is unreachable "
@@ -205,21 +206,44 @@ def _hub_host(cfg: dict[str, Any]) -> str:
     return urlparse(cfg.get("url", "")).hostname or "the download host"
 
 
-def _reachable(host: str, seconds: float = PROBE_SECONDS) -> bool:
-    """A TCP connection to host:443 within `seconds` (DNS included, which can hang offline)."""
+def _hub_url(cfg: dict[str, Any]) -> str:
+    """Where the download would go: the hub endpoint, or the tag's download URL."""
+    if cfg.get("hf_hub"):
+        try:
+            from huggingface_hub import constants
+
+            return constants.ENDPOINT
+        except ImportError:  # pragma: no cover
+            return "https://huggingface.co"
+    return cfg.get("url", "") or "https://huggingface.co"
+
+
+def reachable(url: str, seconds: float = PROBE_SECONDS) -> bool:
+    """Any HTTP answer from `url` within `seconds` (DNS included, which can hang offline), asked
+    through huggingface_hub's HTTP client: the proxy settings of the environment apply, as they
+    do to the download itself."""
     outcome: list[bool] = []
 
     def probe() -> None:
         try:
-            socket.create_connection((host, 443), timeout=seconds).close()
+            session = _http_session()
+            session.head(url, timeout=seconds, follow_redirects=False)
             outcome.append(True)
-        except OSError:
+        except Exception:  # connection, proxy, TLS, timeout: all mean "not now"
             outcome.append(False)
 
     thread = threading.Thread(target=probe, daemon=True)
     thread.start()
     thread.join(seconds)
     return bool(outcome and outcome[0])
+
+
+def _http_session() -> Any:
+    """huggingface_hub's shared HTTP client (it reads the proxy variables; a dependency of
+    open_clip)."""
+    from huggingface_hub.utils import get_session
+
+    return get_session()
 
 
 def first_line(error: BaseException) -> str:

@@ -5,17 +5,27 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any
 
-from profiler.counting.populations import ANY_GENDER, NO_IDENTITY, PERSON
+from profiler.counting.populations import ALL, ANY_GENDER, NO_IDENTITY, PERSON
 from profiler.report.charts import forest_plot, rate_bar, sweep_chart
 
 INTERSECTION_GENDERS = ("female", "male", "unspecified")
 
 
+def identity_profiled(document: dict[str, Any]) -> bool:
+    """Populations come from the identity tagger; without it (image-only audits: clip, nsfw)
+    there are no groups, and every rate is over all rows."""
+    return "identity" in document["settings"]["taggers"]
+
+
 def report_views(document: dict[str, Any]) -> dict[str, Any]:
     labels = {p: v["label"] for p, v in document["populations"].items()}
+    profiled = identity_profiled(document)
+    if not profiled:
+        labels[ALL] = "All rows"
     return {
         "labels": labels,
-        "signals": _signal_views(document, labels),
+        "identity_profiled": profiled,
+        "signals": _signal_views(document, labels, profiled),
         "coverage_rows": _coverage_rows(document),
         "sweeps": _sweep_views(document, labels),
         "drivers": [(key, list(rows)) for key, rows in groupby(
@@ -26,9 +36,13 @@ def report_views(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _signal_views(document: dict[str, Any], labels: dict[str, str]) -> list[dict[str, Any]]:
-    """Per signal: the group table, the intersection grid and the forest plot."""
+def _signal_views(document: dict[str, Any], labels: dict[str, str],
+                  profiled: bool = True) -> list[dict[str, Any]]:
+    """Per signal: the group table, the intersection grid and the forest plot (without the
+    identity tagger: the rate over all rows alone)."""
     kinds = {p: v["kind"] for p, v in document["populations"].items()}
+    if not profiled:
+        kinds = {p: k for p, k in kinds.items() if p == ALL}
     views = []
     for name, info in document["signals"].items():
         cells = [c for c in document["cells"] if c["signal"] == name]
@@ -52,7 +66,7 @@ def _signal_views(document: dict[str, Any], labels: dict[str, str]) -> list[dict
             {"label": labels.get(p, p),
              "cells": [_heat(grid.get((p, g)), reference_rates[g]) for g in INTERSECTION_GENDERS]}
             for p in [PERSON, NO_IDENTITY, *[c["population"] for c in groups]]
-            if any(grid.get((p, g)) for g in INTERSECTION_GENDERS)
+            if profiled and any(grid.get((p, g)) for g in INTERSECTION_GENDERS)
         ]
         forest_rows = [c for c in groups if not c["suppressed"]]
         views.append({

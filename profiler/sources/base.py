@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from profiler.sources.columns import ColumnMapping
 from profiler.sources.selection import Selection
 
-FORMATS = ("parquet", "webdataset", "image_files", "clip_retrieval", "hf")
+FORMATS = ("parquet", "webdataset", "image_files", "clip_retrieval", "hf", "csv", "tsv", "jsonl")
 # Largest member / file / HF image a reader holds in memory; bigger ones flag their row instead.
 MAX_MEMBER_BYTES = 64 << 20
 # Embedding batches are capped at this many bytes of float32 whatever the batch size asked for:

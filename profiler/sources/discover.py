@@ -8,7 +8,11 @@ Auto-detection, per input:
 - ``.parquet`` files: parquet; ``.tar`` / ``.tar.gz`` / ``.tgz``: webdataset (a folder with both
   is ambiguous, since img2dataset writes a metadata .parquet beside each .tar: name one kind);
 - a folder with neither but image files: one ``image_files`` shard per folder that directly
-  holds images (img2dataset's "files" output).
+  holds images (img2dataset's "files" output);
+- caption files ``.csv``, ``.tsv``, ``.jsonl`` / ``.ndjson`` (each optionally ``.gz``): one shard
+  per file (profiler/sources/delimited.py), in a folder only when it holds no parquet or tar;
+- a file of any other kind: a user error naming the formats read (a parquet file without the
+  suffix is recognised by its magic bytes).
 
 Ids are paths relative to the folder named (a glob's fixed prefix, a file's folder; with several
 inputs, their common folder) without the extension, so they stay the same when files are added.
@@ -25,13 +29,16 @@ from typing import Any
 import fsspec
 
 from profiler.errors import UserError
-from profiler.sources import embeddings, image_files
+from profiler.sources import delimited, embeddings, image_files
 from profiler.sources.base import FORMATS, Shard
 from profiler.sources.fileinfo import file_size, file_version
 
 GLOB_CHARS = set("*?[")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 PARQUET_SUFFIX = ".parquet"
+PARQUET_MAGIC = b"PAR1"
+READ_FORMATS = (".parquet files, .tar / .tar.gz webdataset shards, .csv / .tsv / .jsonl caption files "
+                "(optionally .gz), folders of images, clip-retrieval folders and hf:<dataset>")
 
 
 @dataclass(frozen=True)
@@ -124,14 +131,48 @@ def _expand(source: str, format: str, excluded: tuple[str, ...] = ()) -> tuple[s
     if fs.exists(path):
         if format in ("image_files", "clip_retrieval"):
             raise UserError(f"{source} is a file; --format {format} reads a folder: name the folder")
-        kind = format if format != "auto" else ("webdataset" if path.endswith(TAR_SUFFIXES) else "parquet")
+        kind = format if format != "auto" else _file_format(fs, path, source)
         return posixpath.dirname(path), [_found(url(path), path, kind, fs.info(path))]
     raise UserError(f"no such file or folder: {source} (check the path or URL)")
 
 
+def _file_format(fs: fsspec.AbstractFileSystem, path: str, source: str) -> str:
+    """A single file's format from its name; without a known suffix, parquet only when it
+    starts like one. Any other file is the user's mistake, not a failed shard."""
+    if path.endswith(TAR_SUFFIXES):
+        return "webdataset"
+    if path.endswith(PARQUET_SUFFIX):
+        return "parquet"
+    text = delimited.format_of(path)
+    if text:
+        return text
+    try:
+        with fs.open(path, "rb") as handle:
+            if handle.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC:
+                return "parquet"
+    except OSError:
+        pass
+    raise UserError(f"cannot read {source}: not a format bias-profiler reads ({READ_FORMATS}); "
+                    "if it is one of them under another name, pass --source-format")
+
+
+def _text_files(infos: dict[str, dict[str, Any]], format: str) -> list[str]:
+    """Caption files among listed files: of `format`, or (auto) of any text format."""
+    return sorted(p for p in infos if (kind := delimited.format_of(p)) and format in ("auto", kind))
+
+
 def _files(source: str, infos: dict[str, dict[str, Any]], format: str, url,
            folder: bool = False) -> list[Found]:
-    """Parquet or tar shards among listed files (auto: whichever kind is there)."""
+    """Parquet, tar or caption-file shards among listed files (auto: whichever kind is there;
+    caption files only where there is no parquet or tar)."""
+    if format in delimited.FORMATS or format == "auto":
+        texts = _text_files(infos, format)
+        shards_too = any(p.endswith((PARQUET_SUFFIX, *TAR_SUFFIXES)) for p in infos)
+        if format != "auto" or (texts and not shards_too):
+            if not texts:
+                raise UserError(f"{source} holds no .{format} files (nor .{format}.gz)")
+            return [_found(url(p), p, format if format != "auto" else delimited.format_of(p), infos[p])
+                    for p in texts]
     parquet = sorted(p for p in infos if p.endswith(PARQUET_SUFFIX))
     tars = sorted(p for p in infos if p.endswith(TAR_SUFFIXES))
     if format == "auto":
@@ -175,6 +216,8 @@ def _is_remote(fs: fsspec.AbstractFileSystem) -> bool:
 
 
 def _strip_suffix(path: str) -> str:
+    if delimited.format_of(path):
+        return delimited.strip_suffix(path)
     for suffix in (PARQUET_SUFFIX, *TAR_SUFFIXES):
         if path.endswith(suffix):
             return path[: -len(suffix)]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import pyarrow as pa
 
-from profiler.sources import embeddings, image_files, parquet, webdataset
+from profiler.sources import delimited, embeddings, image_files, parquet, webdataset
 from profiler.sources.base import BatchSize, ReadInfo, ReadRequest, Shard
 from profiler.sources.columns import ColumnMapping
 from profiler.sources.selection import Selection
@@ -30,6 +30,7 @@ READERS: dict[str, Callable[[Shard, ReadRequest], Iterator[pa.RecordBatch]]] = {
     "image_files": image_files.read_image_files,
     "clip_retrieval": embeddings.read_embeddings,
     "hf": _read_hf,
+    **{kind: delimited.read_delimited for kind in delimited.FORMATS},
 }
 COUNTERS: dict[str, Callable[[Shard], int | None]] = {
     "parquet": lambda shard: parquet.parquet_num_rows(shard.url),
