@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("open_clip")
 
 from profiler.images.pipeline import ImageEncoder
-from profiler.models import testing
+from tests import tiny_models as testing
 from tests.test_clip_image_tagger import CLIP_COLUMNS, IMAGES, OTHER_BANK, jpeg, profile
 
 ROW_GROUP = 6

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("open_clip")
 
 from profiler.cli import main
-from profiler.models import testing
+from tests import tiny_models as testing
 from tests.engine_data import cli
 
 ROWS = 60

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiler.cli import main
-from profiler.engine.shard import ShardJob, process_shard
 from profiler.demo_data import generate_sample
+from profiler.engine.shard import ShardJob, process_shard
 from profiler.sources import ColumnMapping, Shard, discover_shards, read_shard
 from profiler.sources.selection import Selection
 from tests.engine_data import cli
