@@ -1,0 +1,134 @@
+"""A tagger's precision, recall and specificity on one scope of hand labels, with intervals.
+
+Labels are rarely a simple random sample: `label-sample` oversamples rare strata, so raw label
+counts overstate flagged rows. The estimate is post-stratified: the scope's rows are split into
+cells (sampling stratum `h` x flagged or not), the run says exactly how many rows each cell holds
+(`population[h, f]`), and the labelled rows of a cell estimate its share of truly positive rows
+`q[h, f]` (weighted by the sample's weights within the cell, so a design finer than the cells is
+still unbiased). Then
+
+    TP = sum_h N[h,1] q[h,1]    FP = sum_h N[h,1] (1 - q[h,1])
+    FN = sum_h N[h,0] q[h,0]    TN = sum_h N[h,0] (1 - q[h,0])
+
+Intervals come from posterior draws: each `q[h, f]` ~ Beta(positives + 1/2, negatives + 1/2) on
+the cell's Kish effective sample size (Jeffreys prior); percentiles of precision, recall and
+specificity over the draws. The same cell posteriors (`posterior`: rows and Beta parameters per
+cell) are what the rate correction draws sensitivity and specificity from, jointly. A cell with rows but no labels borrows the scope's labelled rows
+with the same flag (weighted), so a partly labelled sample still gives an answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from profiler.stats.correction import DRAWS, Accuracy, accuracy_from_shares
+
+METRICS = ("precision", "recall", "specificity")
+# Labelled truly positive and truly negative rows a scope needs before its own sensitivity and
+# specificity correct its rates (otherwise a wider scope's labels are used).
+MIN_LABELS_PER_SIDE = 10
+
+
+@dataclass(frozen=True)
+class LabelledRows:
+    """The labelled rows of one scope: sampling stratum, the tagger's flag, the label, weight."""
+
+    stratum: np.ndarray  # int, index into population's first axis
+    flag: np.ndarray  # bool
+    truth: np.ndarray  # bool
+    weight: np.ndarray  # float > 0
+
+
+def confusion(rows: LabelledRows) -> dict[str, int]:
+    """Unweighted counts of the labelled rows."""
+    f, t = rows.flag, rows.truth
+    return {"n": int(f.size), "tp": int((f & t).sum()), "fp": int((f & ~t).sum()),
+            "fn": int((~f & t).sum()), "tn": int((~f & ~t).sum())}
+
+
+def _cell_posteriors(population: np.ndarray, rows: LabelledRows) -> tuple[np.ndarray, np.ndarray] | None:
+    """Beta (a, b) per cell [h, f]; None when a flag with rows has no labels at all."""
+    strata = population.shape[0]
+    a = np.zeros((strata, 2))
+    b = np.zeros((strata, 2))
+    for f in (0, 1):
+        side = rows.flag == bool(f)
+        if population[:, f].sum() > 0 and not side.any():
+            return None
+        pooled = _beta(rows.truth[side], rows.weight[side]) if side.any() else (0.5, 0.5)
+        for h in range(strata):
+            cell = side & (rows.stratum == h)
+            a[h, f], b[h, f] = _beta(rows.truth[cell], rows.weight[cell]) if cell.any() else pooled
+    return a, b
+
+
+def _beta(truth: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """Jeffreys posterior of a weighted share on the Kish effective sample size."""
+    total = weight.sum()
+    share = float((weight * truth).sum() / total)
+    n_eff = float(total**2 / (weight**2).sum())
+    return share * n_eff + 0.5, (1 - share) * n_eff + 0.5
+
+
+def _metrics(population: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
+    """precision / recall / specificity for q of shape (..., strata, 2)."""
+    flagged = population[:, 1]
+    tp = (flagged * q[..., 1]).sum(-1)
+    recall, specificity = accuracy_from_shares(population, q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"precision": tp / flagged.sum(), "recall": recall, "specificity": specificity}
+
+
+def evaluate_scope(population: np.ndarray, rows: LabelledRows, rng: np.random.Generator,
+                   confidence: float = 0.95, draws: int = DRAWS) -> dict:
+    """Counts, the three metrics as {value, low, high}, and the joint posterior of recall and
+    specificity that the rate correction draws from (None where not estimable)."""
+    population = np.asarray(population, float)
+    out: dict = {**confusion(rows), "labelled_positive": int(rows.truth.sum()),
+                 "labelled_negative": int((~rows.truth).sum())}
+    posteriors = _cell_posteriors(population, rows) if rows.flag.size else None
+    empty = {"value": None, "low": None, "high": None}
+    if posteriors is None:
+        out.update({m: dict(empty) for m in METRICS}, posterior=None)
+        return out
+    a, b = posteriors
+    point = _metrics(population, _share(a, b))
+    sample = _metrics(population, rng.beta(a, b, size=(draws, *a.shape)))
+    tail = (1 - confidence) / 2
+    for name in METRICS:
+        value = float(point[name])
+        finite = sample[name][np.isfinite(sample[name])]
+        if not np.isfinite(value) or finite.size < draws * (1 - tail):
+            out[name] = dict(empty)
+            continue
+        out[name] = {"value": value, "low": float(np.quantile(finite, tail)),
+                     "high": float(np.quantile(finite, 1 - tail))}
+    out["posterior"] = {"population": population.tolist(), "a": a.tolist(), "b": b.tolist()}
+    return out
+
+
+def _share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Point estimate of each cell's share: the weighted share itself (the posterior less its prior)."""
+    return np.where(a + b > 1.0, (a - 0.5) / np.maximum(a + b - 1.0, 1e-12), 0.5)
+
+
+def accuracy_of(scope_result: dict, scope: str) -> Accuracy | None:
+    """The rate correction's view of an evaluated scope; None when it cannot correct rates."""
+    recall, specificity = scope_result.get("recall") or {}, scope_result.get("specificity") or {}
+    if recall.get("value") is None or specificity.get("value") is None:
+        return None
+    posterior = scope_result.get("posterior")
+    if not posterior:
+        return None
+    return Accuracy(recall["value"], specificity["value"],
+                    *(tuple(tuple(row) for row in posterior[k]) for k in ("population", "a", "b")),
+                    scope=scope)
+
+
+def enough_labels(scope_result: dict) -> bool:
+    """Whether a scope's own labels are enough to correct its rates."""
+    return (scope_result.get("labelled_positive", 0) >= MIN_LABELS_PER_SIDE
+            and scope_result.get("labelled_negative", 0) >= MIN_LABELS_PER_SIDE
+            and accuracy_of(scope_result, "") is not None)
