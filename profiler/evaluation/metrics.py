@@ -13,8 +13,9 @@ still unbiased). Then
 Intervals come from posterior draws: each `q[h, f]` ~ Beta(positives + 1/2, negatives + 1/2) on
 the cell's Kish effective sample size (Jeffreys prior); percentiles of precision, recall and
 specificity over the draws. The same cell posteriors (`posterior`: rows and Beta parameters per
-cell) are what the rate correction draws sensitivity and specificity from, jointly. A cell with rows but no labels borrows the scope's labelled rows
-with the same flag (weighted), so a partly labelled sample still gives an answer.
+cell) are what the rate correction draws sensitivity and specificity from, jointly. A cell with
+rows but no labels borrows the scope's labelled rows with the same flag (weighted), so a partly
+labelled sample still gives an answer.
 """
 
 from __future__ import annotations

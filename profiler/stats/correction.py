@@ -105,8 +105,10 @@ def _percentiles(values: np.ndarray, tail: float) -> tuple[np.ndarray, np.ndarra
     return np.quantile(filled, tail, axis=-1), np.quantile(filled, 1 - tail, axis=-1)
 
 
-def corrected_rate(k: int, n: int, accuracy: Accuracy, rng: np.random.Generator,
-                   confidence: float = 0.95, own: bool = False) -> tuple[float | None, float | None, float | None]:
+def corrected_rate(
+    k: int, n: int, accuracy: Accuracy, rng: np.random.Generator, confidence: float = 0.95,
+    own: bool = False,
+) -> tuple[float | None, float | None, float | None]:
     """One cell's corrected (rate, low, high); None where not estimable."""
     rate, low, high = corrected_rates(np.array([k]), np.array([n]), accuracy, rng, confidence, own=own)
     return _none(rate[0]), _none(low[0]), _none(high[0])

@@ -1,0 +1,194 @@
+"""`bias-profiler label-sample`: a stratified sample of a finished run, ready for hand labelling.
+
+Strata: the first identity group a row mentions (or none) x which of the chosen signals flag it.
+Allocation is equal per stratum (capped by its size, the rest shared out), so rare strata (a small
+group's flagged rows) get as many labels as common ones: a few hundred labels then say something
+about every group. Each row's `weight` is its inverse inclusion probability (stratum rows / rows
+drawn). The draw is deterministic for a seed; rows are listed in random order so the labeller
+does not see strata one after another.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from profiler.errors import UserError
+from profiler.evaluation.labels import INFO_COLUMNS, WEIGHT
+from profiler.evaluation.runview import RunView, open_run_view
+from profiler.files import atomic_write_bytes
+from profiler.schema import CAPTION, KEY, URL
+from profiler.taggers.identity import PERSON_MENTION
+
+log = logging.getLogger("profiler.evaluation")
+MAX_SIGNALS = 8  # strata grow as 2^signals
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    path: Path
+    rows: int
+    strata: int
+    captions_found: int
+
+
+def allocate(sizes: np.ndarray, n: int) -> np.ndarray:
+    """Equal allocation capped by stratum size: the largest c with sum(min(size, c)) <= n, then
+    the remainder one each to the largest strata that still have rows."""
+    sizes = np.asarray(sizes, np.int64)
+    if n >= sizes.sum():
+        return sizes.copy()
+    low, high = 0, int(sizes.max())
+    while low < high:  # largest c with sum(min(sizes, c)) <= n
+        c = (low + high + 1) // 2
+        if np.minimum(sizes, c).sum() <= n:
+            low = c
+        else:
+            high = c - 1
+    take = np.minimum(sizes, low)
+    left = n - int(take.sum())
+    for i in np.argsort(-sizes, kind="stable"):
+        if left == 0:
+            break
+        if take[i] < sizes[i]:
+            take[i] += 1
+            left -= 1
+    return take
+
+
+def label_sample(run_dir: str, n: int, out: str, seed: int = 0,
+                 signals: list[str] | None = None) -> SampleResult:
+    """Draw the sample and write the labels CSV (empty label columns) to `out`."""
+    if n < 1:
+        raise UserError(f"--n must be at least 1, got {n}")
+    view = open_run_view(run_dir)
+    chosen = _signals(view, signals)
+    strata_of, shard_of, row_of, priority = _scan(view, chosen, seed)
+    if not strata_of.size:
+        raise UserError(f"{run_dir} has no tagged rows to sample")
+    names, inverse = np.unique(strata_of, return_inverse=True)
+    sizes = np.bincount(inverse)
+    take = allocate(sizes, n)
+    picked = []
+    for s in range(names.size):
+        members = np.flatnonzero(inverse == s)
+        order = members[np.argsort(priority[members], kind="stable")]
+        picked.append(order[: take[s]])
+    chosen_rows = np.concatenate(picked)
+    chosen_rows = chosen_rows[np.argsort(priority[chosen_rows], kind="stable")]
+    weights = sizes[inverse[chosen_rows]] / take[inverse[chosen_rows]]
+    records = _records(view, chosen, shard_of[chosen_rows], row_of[chosen_rows])
+    captions = _captions(view, {r[KEY] for r in records})
+    label_columns = [*chosen, *([PERSON_MENTION] if PERSON_MENTION in view.columns else [])]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([KEY, *INFO_COLUMNS, WEIGHT, *label_columns])
+    for record, code, weight in zip(records, strata_of[chosen_rows], weights, strict=True):
+        caption, url = captions.get(record[KEY], ("", ""))
+        writer.writerow([record[KEY], caption, url, _stratum_name(view, chosen, int(code)),
+                         "; ".join(record["groups"]), ", ".join(record["flagged"]), record["shard"],
+                         f"{weight:.6g}", *[""] * len(label_columns)])
+    path = Path(out)
+    try:
+        atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror}") from None
+    return SampleResult(path, len(records), int((take > 0).sum()), sum(1 for c in captions.values() if c[0]))
+
+
+def _signals(view: RunView, signals: list[str] | None) -> list[str]:
+    available = [c for c in view.columns if c != PERSON_MENTION]
+    if signals is None:
+        chosen = available
+    else:
+        unknown = [s for s in signals if s not in available]
+        if unknown:
+            raise UserError(f"unknown signal(s) {', '.join(unknown)}: this run has {', '.join(available)}")
+        chosen = list(dict.fromkeys(signals))
+    if len(chosen) > MAX_SIGNALS:
+        raise UserError(f"{len(chosen)} signals make too many strata: pick at most {MAX_SIGNALS} "
+                        "with --signals")
+    return chosen
+
+
+def _scan(view: RunView, chosen: list[str], seed: int):
+    """Stratum code, shard index, row index and a random priority for every row."""
+    codes, shards, rows, priorities = [], [], [], []
+    index = {shard_id: i for i, shard_id in enumerate(view.run.shard_ids)}
+    generators: dict[str, np.random.Generator] = {}
+    for batch in view.batches(chosen):
+        rng = generators.setdefault(batch.shard_id, np.random.default_rng([seed, index[batch.shard_id]]))
+        code = batch.stratum.astype(np.int64) << len(chosen)
+        for bit, name in enumerate(chosen):
+            code |= (batch.flags[name] == 1).astype(np.int64) << bit
+        size = len(batch.keys)
+        codes.append(code)
+        shards.append(np.full(size, index[batch.shard_id], np.int32))
+        rows.append(batch.offset + np.arange(size, dtype=np.int64))
+        priorities.append(rng.random(size))
+    if not codes:
+        return (np.zeros(0, np.int64),) * 3 + (np.zeros(0),)
+    return (np.concatenate(codes), np.concatenate(shards), np.concatenate(rows),
+            np.concatenate(priorities))
+
+
+def _stratum_name(view: RunView, chosen: list[str], code: int) -> str:
+    group = view.strata[code >> len(chosen)]
+    flagged = [name for bit, name in enumerate(chosen) if code >> bit & 1]
+    return f"{group} | {' + '.join(flagged) if flagged else 'not flagged'}"
+
+
+def _records(view: RunView, chosen: list[str], shards: np.ndarray, rows: np.ndarray) -> list[dict]:
+    """Key, groups and flagged signals of the picked rows (a second pass over the run)."""
+    pairs = zip(shards.tolist(), rows.tolist(), strict=True)
+    wanted: dict[tuple[int, int], int] = {pair: i for i, pair in enumerate(pairs)}
+    index = {shard_id: i for i, shard_id in enumerate(view.run.shard_ids)}
+    out: list[dict | None] = [None] * len(wanted)
+    for batch in view.batches(chosen):
+        shard = index[batch.shard_id]
+        for local in range(len(batch.keys)):
+            slot = wanted.get((shard, batch.offset + local))
+            if slot is None:
+                continue
+            out[slot] = {KEY: batch.keys[local].as_py(), "shard": batch.shard_id,
+                         "groups": batch.groups[local].as_py() or [],
+                         "flagged": [c for c in chosen if batch.flags[c][local] == 1]}
+    return [r for r in out if r is not None]
+
+
+def _captions(view: RunView, keys: set[str]) -> dict[str, tuple[str, str]]:
+    """Caption and URL of the sampled keys, read back from the run's sources (empty if moved)."""
+    from profiler.sources.columns import ColumnMapping
+    from profiler.sources.discover import discover_shards
+    from profiler.sources.reader import read_shard
+
+    spec = view.run.spec
+    found: dict[str, tuple[str, str]] = {}
+    try:
+        shards = discover_shards(spec.get("sources") or [], spec.get("source_format") or "auto",
+                                 exclude=[str(view.run.root)])
+    except UserError as error:
+        log.warning("captions not filled in: %s", error)
+        return found
+    mapping = ColumnMapping(dict(spec.get("columns") or {}))
+    wanted = set(view.run.shard_ids)
+    for shard in shards:
+        if shard.id not in wanted:
+            continue
+        try:
+            for batch in read_shard(shard, [CAPTION], [URL], mapping):
+                batch_keys = batch.column(KEY).to_pylist()
+                captions = batch.column(CAPTION).to_pylist()
+                urls = (batch.column(URL).to_pylist() if URL in batch.schema.names
+                        else [None] * len(batch_keys))
+                for key, caption, url in zip(batch_keys, captions, urls, strict=True):
+                    if key in keys and key not in found:
+                        found[key] = (caption or "", url or "")
+        except Exception as error:  # a moved or unreadable source: the sample is still usable
+            log.warning("captions of %s not filled in: %s", shard.id, error)
+    return found
