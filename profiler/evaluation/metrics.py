@@ -95,24 +95,19 @@ def evaluate_scope(population: np.ndarray, rows: LabelledRows, rng: np.random.Ge
         out.update({m: dict(empty) for m in METRICS}, posterior=None)
         return out
     a, b = posteriors
-    point = _metrics(population, _share(a, b))
     sample = _metrics(population, rng.beta(a, b, size=(draws, *a.shape)))
     tail = (1 - confidence) / 2
     for name in METRICS:
-        value = float(point[name])
         finite = sample[name][np.isfinite(sample[name])]
-        if not np.isfinite(value) or finite.size < draws * (1 - tail):
+        if finite.size < draws * (1 - tail):
             out[name] = dict(empty)
             continue
-        out[name] = {"value": value, "low": float(np.quantile(finite, tail)),
+        # the posterior median: with few labels in a large cell the plug-in share can sit outside
+        # the interval, the median cannot
+        out[name] = {"value": float(np.median(finite)), "low": float(np.quantile(finite, tail)),
                      "high": float(np.quantile(finite, 1 - tail))}
     out["posterior"] = {"population": population.tolist(), "a": a.tolist(), "b": b.tolist()}
     return out
-
-
-def _share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Point estimate of each cell's share: the weighted share itself (the posterior less its prior)."""
-    return np.where(a + b > 1.0, (a - 0.5) / np.maximum(a + b - 1.0, 1e-12), 0.5)
 
 
 def accuracy_of(scope_result: dict, scope: str) -> Accuracy | None:

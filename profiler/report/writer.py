@@ -34,6 +34,7 @@ def write_outputs(
     """Write every output of a run; returns (index.html, stats.json) paths."""
     document = build_document(counts, cells, plan, meta, spec.stats, shard_parts, baseline, curation)
     document["settings"]["redact_captions"] = bool(spec.redact_captions)
+    add_tagger_quality(root, document)
     stats_path = root / "stats.json"
     atomic_write_json(stats_path, document)
     atomic_write_json(root / "examples.json", examples)
@@ -41,6 +42,16 @@ def write_outputs(
     html_path = root / "index.html"
     atomic_write_bytes(html_path, render_html(document, examples, spec.redact_captions).encode())
     return html_path, stats_path
+
+
+def add_tagger_quality(root: Path, document: dict[str, Any]) -> None:
+    """Corrected rates and the Tagger quality section, when the run has an evaluation.json."""
+    from profiler.evaluation.evaluate import load_evaluation
+    from profiler.report.quality import apply_evaluation
+
+    evaluation = load_evaluation(root)
+    if evaluation is not None:
+        apply_evaluation(document, evaluation)
 
 
 def write_tables(folder: Path, document: dict[str, Any]) -> None:
@@ -68,6 +79,13 @@ def write_tables(folder: Path, document: dict[str, Any]) -> None:
         "changes": comparison.get("changes", []),
         "curation": _curation_rows(document.get("curation")),
     }
+    if document.get("tagger_quality"):
+        tables["tagger_quality"] = [
+            {"signal": s["signal"], **{k: v for k, v in row.items() if k not in ("precision", "recall",
+                                                                                 "specificity")},
+             **{f"{m}_{part}": (row.get(m) or {}).get(part) for m in ("precision", "recall", "specificity")
+                for part in ("value", "low", "high")}}
+            for s in document["tagger_quality"]["signals"] for row in s["populations"]]
     for name, records in tables.items():
         atomic_write_bytes(folder / f"{name}.csv", csv_bytes(records))
 
@@ -137,8 +155,13 @@ def _format_p(value: float | None) -> str:
 
 
 def rerender(run_dir: Path, redact: bool = False) -> Path:
-    """Re-render index.html from a finished run's stats.json (e.g. with captions redacted)."""
+    """Re-render index.html from a finished run's stats.json (e.g. with captions redacted); with an
+    evaluation.json, first add the corrected rates to stats.json and tables/."""
     document = json.loads((run_dir / "stats.json").read_text())
+    if (run_dir / "evaluation.json").is_file():
+        add_tagger_quality(run_dir, document)
+        atomic_write_json(run_dir / "stats.json", document)
+        write_tables(run_dir / "tables", document)
     examples_file = run_dir / "examples.json"
     examples = json.loads(examples_file.read_text()) if examples_file.exists() else {}
     html_path = run_dir / "index.html"

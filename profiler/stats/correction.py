@@ -146,7 +146,8 @@ def corrected_ratio(
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(pi_ref > 0, pi / pi_ref, np.inf)
     ratio = np.where(np.isnan(ratio), np.inf, ratio)
-    low, high = np.quantile(ratio, tail), np.quantile(ratio, 1 - tail)
+    with np.errstate(invalid="ignore"):
+        low, high = np.quantile(ratio, tail), np.quantile(ratio, 1 - tail)
     return float(point_pi / point_ref), _none(low), _none(high)
 
 
