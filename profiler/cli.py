@@ -390,7 +390,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     path, document = evaluate_run(args.run_dir, args.labels)
     for column, result in document["columns"].items():
         parts = [f"{m} {result[m]['value']:.2f} [{result[m]['low']:.2f}-{result[m]['high']:.2f}]"
-                 if result[m]["value"] is not None else f"{m} -" for m in ("precision", "recall", "specificity")]
+                 if result[m]["value"] is not None else f"{m} -"
+                 for m in ("precision", "recall", "specificity")]
         print(f"{column}: {result['n']} labels; {'; '.join(parts)}")
     print(f"{path}: run bias-profiler report {args.run_dir} for corrected rates")
     return 0

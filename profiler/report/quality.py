@@ -100,7 +100,8 @@ def _quality(document: dict, evaluation: dict, scopes: dict[str, dict[str, dict]
                         "in_report": signal in document.get("signals", {}), "populations": rows})
     findings = []
     for cell in document["cells"]:
-        if (cell["signal"] not in scopes or not cell.get("significant") or cell["population"] == "person_mention"
+        if (cell["signal"] not in scopes or not cell.get("significant")
+                or cell["population"] == "person_mention"
                 or not cell.get("rate_ratio") or cell["rate_ratio"] <= 1):
             continue
         low = cell.get("corrected_rr_low")
@@ -109,7 +110,8 @@ def _quality(document: dict, evaluation: dict, scopes: dict[str, dict[str, dict]
             "gender": cell["gender"], "signal": cell["signal"], "rate": cell["rate"],
             "corrected_rate": cell.get("corrected_rate"), "rate_ratio": cell["rate_ratio"],
             "rr_low": cell["rr_low"], "corrected_rr": cell.get("corrected_rr"), "corrected_rr_low": low,
-            "corrected_rr_high": cell.get("corrected_rr_high"), "corrected_scope": cell.get("corrected_scope"),
+            "corrected_rr_high": cell.get("corrected_rr_high"),
+            "corrected_scope": cell.get("corrected_scope"),
             "survives": None if cell.get("corrected_rr") is None else bool(low is not None and low > 1),
         })
     return {"labels": evaluation.get("labels"), "created": evaluation.get("created"),
