@@ -39,7 +39,7 @@ def evaluate_run(run_dir: str, labels_path: str, confidence: float = 0.95) -> tu
     if not columns:
         raise UserError(f"labels file {labels_path} has no label filled in yet")
     strata = len(view.strata)
-    scopes = [ALL, PERSON, NO_IDENTITY, *view.groups]
+    scopes = [ALL, PERSON, NO_IDENTITY, *view.groups, *view.aggregates]
     population = {c: np.zeros((len(scopes), strata, 2), np.int64) for c in columns}
     position = {key: i for i, key in enumerate(labels.keys)}
     found = np.zeros(len(labels.keys), bool)
@@ -48,7 +48,7 @@ def evaluate_run(run_dir: str, labels_path: str, confidence: float = 0.95) -> tu
     row_groups: list[list[int]] = [[] for _ in labels.keys]
     key_set = pa.array(labels.keys, pa.string())
     for batch in view.batches(columns):
-        pair_rows, pair_groups = view.group_pairs(batch.groups)
+        pair_rows, pair_groups = view.scope_pairs(batch.groups)
         for column in columns:
             _tally(population[column], batch.stratum, batch.flags[column], pair_rows, pair_groups,
                    strata)
@@ -117,7 +117,7 @@ def _evaluate_column(view: RunView, labels: Labels, column: str, population: np.
     labelled = np.array([v is not None for v in labels.values[column]]) & (flags >= 0)
     none = len(view.strata) - 1
     masks = {ALL: labelled, PERSON: labelled & (stratum != none), NO_IDENTITY: labelled & (stratum == none)}
-    for g, name in enumerate(view.groups):
+    for g, name in enumerate([*view.groups, *view.aggregates]):
         masks[name] = labelled & np.array([g in row for row in groups], bool)
     out: dict[str, Any] = {"unobserved": int(sum(v is not None for v in labels.values[column])
                                             - labelled.sum())}

@@ -10,8 +10,8 @@ still unbiased). Then
     TP = sum_h N[h,1] q[h,1]    FP = sum_h N[h,1] (1 - q[h,1])
     FN = sum_h N[h,0] q[h,0]    TN = sum_h N[h,0] (1 - q[h,0])
 
-Intervals come from posterior draws: each `q[h, f]` ~ Beta(positives + 1/2, negatives + 1/2) on
-the cell's Kish effective sample size (Jeffreys prior); percentiles of precision, recall and
+Intervals come from posterior draws: each `q[h, f]` ~ Beta on the cell's Kish effective sample
+size, with one Jeffreys prior per flag shared among its cells; percentiles of precision, recall and
 specificity over the draws. The same cell posteriors (`posterior`: rows and Beta parameters per
 cell) are what the rate correction draws sensitivity and specificity from, jointly. A cell with
 rows but no labels borrows the scope's labelled rows with the same flag (weighted), so a partly
@@ -50,7 +50,13 @@ def confusion(rows: LabelledRows) -> dict[str, int]:
 
 
 def _cell_posteriors(population: np.ndarray, rows: LabelledRows) -> tuple[np.ndarray, np.ndarray] | None:
-    """Beta (a, b) per cell [h, f]; None when a flag with rows has no labels at all."""
+    """Beta (a, b) per cell [h, f]; None when a flag with rows has no labels at all.
+
+    One Jeffreys prior (half a positive, half a negative) per flag, shared among its cells in
+    proportion to their labels: with one cell it is Jeffreys' prior, and with many cells it does
+    not add half a false negative to every one of them (which would drag recall down however many
+    labels agree with the tagger).
+    """
     strata = population.shape[0]
     a = np.zeros((strata, 2))
     b = np.zeros((strata, 2))
@@ -58,19 +64,30 @@ def _cell_posteriors(population: np.ndarray, rows: LabelledRows) -> tuple[np.nda
         side = rows.flag == bool(f)
         if population[:, f].sum() > 0 and not side.any():
             return None
-        pooled = _beta(rows.truth[side], rows.weight[side]) if side.any() else (0.5, 0.5)
-        for h in range(strata):
-            cell = side & (rows.stratum == h)
-            a[h, f], b[h, f] = _beta(rows.truth[cell], rows.weight[cell]) if cell.any() else pooled
+        if not side.any():
+            a[:, f] = b[:, f] = 0.5
+            continue
+        pooled = _beta(rows.truth[side], rows.weight[side], 1.0)
+        cells = {h: side & (rows.stratum == h) for h in range(strata)}
+        sizes = {h: _n_eff(rows.weight[cell]) for h, cell in cells.items() if cell.any()}
+        total = sum(sizes.values())
+        for h, cell in cells.items():
+            a[h, f], b[h, f] = (_beta(rows.truth[cell], rows.weight[cell], sizes[h] / total)
+                                if cell.any() else pooled)
     return a, b
 
 
-def _beta(truth: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
-    """Jeffreys posterior of a weighted share on the Kish effective sample size."""
-    total = weight.sum()
-    share = float((weight * truth).sum() / total)
-    n_eff = float(total**2 / (weight**2).sum())
-    return share * n_eff + 0.5, (1 - share) * n_eff + 0.5
+def _n_eff(weight: np.ndarray) -> float:
+    """Kish's effective sample size of weighted labels."""
+    return float(weight.sum() ** 2 / (weight**2).sum())
+
+
+def _beta(truth: np.ndarray, weight: np.ndarray, prior: float) -> tuple[float, float]:
+    """Posterior of a weighted share on the Kish effective sample size, with `prior` times
+    Jeffreys' prior."""
+    share = float((weight * truth).sum() / weight.sum())
+    n_eff = _n_eff(weight)
+    return share * n_eff + 0.5 * prior, (1 - share) * n_eff + 0.5 * prior
 
 
 def _metrics(population: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ tag files are laid out (per shard, per work unit) is handled in one place.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +41,7 @@ class RunView:
     run: TaggedRun
     columns: dict[str, Filter]  # evaluable columns (signals, identity.person_mention)
     groups: list[str]  # taxonomy order
+    aggregates: dict[str, list[str]] = field(default_factory=dict)  # e.g. asian_any -> its groups
 
     @property
     def strata(self) -> list[str]:
@@ -89,6 +90,17 @@ class RunView:
         pairs = np.unique(np.stack([rows[known], group[known]]), axis=1)
         return pairs[0], pairs[1]
 
+    def scope_pairs(self, groups: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(row, scope index) for the groups and then the aggregates (index len(groups) + i) each
+        row belongs to, each pair once."""
+        rows, group = self.group_pairs(groups)
+        out_rows, out_scopes = [rows], [group]
+        for i, members in enumerate(self.aggregates.values()):
+            member = np.isin(group, [self.groups.index(m) for m in members])
+            out_rows.append(np.unique(rows[member]))
+            out_scopes.append(np.full(out_rows[-1].size, len(self.groups) + i, np.int64))
+        return np.concatenate(out_rows), np.concatenate(out_scopes)
+
 
 def open_run_view(run_dir: str) -> RunView:
     """Open a run folder for labelling / evaluation (UserError when it is not one)."""
@@ -97,4 +109,4 @@ def open_run_view(run_dir: str) -> RunView:
     columns = {s.name: s.compiled for s in available_signals(run.schema, vocabulary)}
     if PERSON_MENTION in run.schema.names:
         columns[PERSON_MENTION] = compile_filter(f"`{PERSON_MENTION}`", run.schema, vocabulary)
-    return RunView(run, columns, list(run.groups))
+    return RunView(run, columns, list(run.groups), dict(run.aggregates))

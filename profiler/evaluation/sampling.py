@@ -1,9 +1,10 @@
 """`bias-profiler label-sample`: a stratified sample of a finished run, ready for hand labelling.
 
 Strata: the first identity group a row mentions (or none) x which of the chosen signals flag it.
-Allocation is equal per stratum (capped by its size, the rest shared out), so rare strata (a small
-group's flagged rows) get as many labels as common ones: a few hundred labels then say something
-about every group. Each row's `weight` is its inverse inclusion probability (stratum rows / rows
+Half the rows are allocated equally per stratum (capped by its size), so rare strata (a small
+group's flagged rows) get as many labels as common ones and a few hundred labels say something
+about every group; the other half goes in proportion to size, because the large unflagged strata
+decide recall. Each row's `weight` is its inverse inclusion probability (stratum rows / rows
 drawn). The draw is deterministic for a seed; rows are listed in random order so the labeller
 does not see strata one after another.
 """
@@ -38,27 +39,38 @@ class SampleResult:
 
 
 def allocate(sizes: np.ndarray, n: int) -> np.ndarray:
-    """Equal allocation capped by stratum size: the largest c with sum(min(size, c)) <= n, then
-    the remainder one each to the largest strata that still have rows."""
+    """Half of `n` equally per stratum (capped by its size: rare strata oversampled), the other
+    half in proportion to the rows left (the large unflagged strata decide recall: every missed
+    row there weighs thousands)."""
     sizes = np.asarray(sizes, np.int64)
     if n >= sizes.sum():
         return sizes.copy()
-    low, high = 0, int(sizes.max())
-    while low < high:  # largest c with sum(min(sizes, c)) <= n
-        c = (low + high + 1) // 2
-        if np.minimum(sizes, c).sum() <= n:
-            low = c
-        else:
-            high = c - 1
-    take = np.minimum(sizes, low)
+    take = _equal(sizes, n // 2)
     left = n - int(take.sum())
-    for i in np.argsort(-sizes, kind="stable"):
+    room = sizes - take
+    share = left * room / room.sum()
+    extra = np.minimum(np.floor(share).astype(np.int64), room)
+    take += extra
+    left -= int(extra.sum())
+    for i in np.argsort(-(share - np.floor(share)), kind="stable"):  # largest remainders first
         if left == 0:
             break
         if take[i] < sizes[i]:
             take[i] += 1
             left -= 1
     return take
+
+
+def _equal(sizes: np.ndarray, n: int) -> np.ndarray:
+    """Equal allocation capped by stratum size: the largest c with sum(min(size, c)) <= n."""
+    low, high = 0, int(sizes.max())
+    while low < high:
+        c = (low + high + 1) // 2
+        if np.minimum(sizes, c).sum() <= n:
+            low = c
+        else:
+            high = c - 1
+    return np.minimum(sizes, low)
 
 
 def label_sample(run_dir: str, n: int, out: str, seed: int = 0,

@@ -1,0 +1,196 @@
+"""label-sample, evaluate and the corrected report through the real CLI on the demo run.
+
+The labeller is simulated with planted error: for one group with a significant finding, only a
+fraction of its flagged captions are truly sexualized (the tagger over-flags that group), so the
+finding must not survive the correction; elsewhere the labels agree with the tagger.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from profiler.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EVALUATION_SCHEMA = REPO / "profiler" / "evaluation" / "evaluation.schema.json"
+STATS_SCHEMA = REPO / "profiler" / "report" / "stats.schema.json"
+SIGNAL = "sexual_terms.any"
+
+
+@pytest.fixture
+def run(demo_run, tmp_path) -> Path:
+    """A private copy of the demo run (evaluate and report write into the run folder)."""
+    return Path(shutil.copytree(demo_run, tmp_path / "run"))
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def sample(run: Path, out: Path, n: int = 1000, seed: int = 1, *extra: str) -> list[dict]:
+    assert main(["-q", "label-sample", str(run), "--n", str(n), "--out", str(out), "--seed", str(seed),
+                 *extra]) == 0
+    return read_csv(out)
+
+
+def stats(run: Path) -> dict:
+    return json.loads((run / "stats.json").read_text())
+
+
+def test_label_sample_is_stratified_weighted_and_deterministic(run, demo_data, tmp_path):
+    rows = sample(run, tmp_path / "a.csv", 400)
+    assert (tmp_path / "a.csv").read_bytes() == (sample(run, tmp_path / "b.csv", 400) and
+                                                 (tmp_path / "b.csv").read_bytes())
+    assert sample(run, tmp_path / "c.csv", 400, seed=2) != rows
+    assert len(rows) == 400 and len({r["key"] for r in rows}) == 400
+    assert {SIGNAL, "dataset.sexual", "identity.person_mention", "weight", "stratum"} <= set(rows[0])
+    assert all(r[SIGNAL] == "" for r in rows)  # label columns are left empty
+    # weights are stratum rows / rows drawn: each stratum's weights add up to its size, and the
+    # strata add up to every tagged row
+    by_stratum: dict[str, list[float]] = {}
+    for r in rows:
+        by_stratum.setdefault(r["stratum"], []).append(float(r["weight"]))
+    sizes = {s: sum(w) for s, w in by_stratum.items()}
+    assert all(abs(v - round(v)) < 1e-3 * v for v in sizes.values())
+    assert round(sum(sizes.values())) == stats(run)["rows"]["tagged"]
+    # rare strata are oversampled: the smallest strata are drawn far above their share of rows
+    drawn = {s: len(w) for s, w in by_stratum.items()}
+    rarest = min(sizes, key=sizes.get)
+    assert drawn[rarest] / 400 > 5 * sizes[rarest] / sum(sizes.values())
+    largest = max(sizes, key=sizes.get)
+    assert drawn[largest] >= 100  # ... and the large unflagged strata, which decide recall, too
+    # captions and urls come from the source shards
+    source = pa.concat_tables(pq.read_table(p, columns=["key", "TEXT", "URL"])
+                              for p in sorted(demo_data.glob("*.parquet")))
+    text = dict(zip(source["key"].to_pylist(), source["TEXT"].to_pylist(), strict=True))
+    assert all(r["caption"] == text[r["key"]] for r in rows)
+
+
+def _label(rows: list[dict], over_flagged: str | None = None, keep: float = 1.0) -> list[dict]:
+    """The simulated labeller: agrees with the tagger, except that in `over_flagged` only a
+    share `keep` of the flagged captions are truly sexualized (chosen by a hash of the key)."""
+    for r in rows:
+        flagged = SIGNAL in r["flagged"].split(", ")
+        truth = flagged
+        if over_flagged and flagged and over_flagged in r["groups"].split("; "):
+            truth = int(hashlib.sha256(r["key"].encode()).hexdigest(), 16) % 1000 < keep * 1000
+        r[SIGNAL] = "yes" if truth else "no"
+        r["dataset.sexual"] = "1" if "dataset.sexual" in r["flagged"].split(", ") else "0"
+    return rows
+
+
+def test_evaluate_with_agreeing_labels(run, tmp_path, capsys):
+    labels = write_csv(tmp_path / "labels.csv", _label(sample(run, tmp_path / "s.csv")))
+    assert main(["-q", "evaluate", str(run), "--labels", str(labels)]) == 0
+    assert SIGNAL in capsys.readouterr().out
+    document = json.loads((run / "evaluation.json").read_text())
+    jsonschema.validate(document, json.loads(EVALUATION_SCHEMA.read_text()))
+    column = document["columns"][SIGNAL]
+    assert column["n"] == 1000 and column["fp"] == column["fn"] == 0
+    assert column["tp"] + column["tn"] == 1000
+    for metric in ("precision", "recall", "specificity"):
+        estimate = column[metric]
+        assert estimate["low"] <= estimate["value"] <= estimate["high"] <= 1
+        assert estimate["value"] > 0.9
+    assert set(column["populations"]) >= {"person_mention", "no_identity"}
+    assert "identity.person_mention" not in document["columns"]  # a column nobody labelled
+
+
+def test_a_finding_made_by_tagger_error_does_not_survive_correction(run, tmp_path):
+    elevated = [c for c in stats(run)["cells"]
+                if c["signal"] == SIGNAL and c["gender"] == "*" and c["significant"]
+                and c["reference"] == "person_mention" and c["rate_ratio"] > 1
+                and stats(run)["populations"][c["population"]]["kind"] == "group"]
+    assert elevated, "the demo plants skew on caption terms"
+    cell = max(elevated, key=lambda c: c["n"])
+    target = cell["population"]
+    keep = 0.5 / cell["rate_ratio"]  # the group's true rate: half its reference's
+    labels = write_csv(tmp_path / "labels.csv", _label(sample(run, tmp_path / "s.csv"), target, keep))
+    assert main(["-q", "evaluate", str(run), "--labels", str(labels)]) == 0
+    group = json.loads((run / "evaluation.json").read_text())["columns"][SIGNAL]["populations"][target]
+    assert group["enough_for_correction"]
+    assert group["precision"]["high"] < 0.75
+    assert main(["-q", "report", str(run)]) == 0
+    document = stats(run)
+    jsonschema.validate(document, json.loads(STATS_SCHEMA.read_text()))
+    corrected = next(c for c in document["cells"]
+                     if (c["population"], c["gender"], c["signal"]) == (target, "*", SIGNAL))
+    assert corrected["corrected_scope"] == target
+    assert corrected["corrected_low"] <= corrected["corrected_rate"] <= corrected["corrected_high"]
+    assert corrected["corrected_rate"] < corrected["rate"]
+    verdicts = {(f["population"], f["gender"]): f["survives"]
+                for f in document["tagger_quality"]["findings"] if f["signal"] == SIGNAL}
+    assert verdicts[(target, "*")] is False
+    assert True in verdicts.values()  # findings the labels confirm survive
+    other = [c for c in document["cells"] if c["signal"] not in (SIGNAL, "dataset.sexual")]
+    assert all("corrected_rate" not in c for c in other)  # only evaluated signals are corrected
+    html = (run / "index.html").read_text()
+    assert 'id="tagger-quality"' in html and "do not survive the correction" in html
+    assert (run / "tables" / "tagger_quality.csv").exists()
+
+
+def test_a_later_profile_into_the_folder_keeps_the_correction(run, demo_data, tmp_path):
+    labels = write_csv(tmp_path / "labels.csv", _label(sample(run, tmp_path / "s.csv", 300)))
+    assert main(["-q", "evaluate", str(run), "--labels", str(labels)]) == 0
+    assert main(["-q", "profile", str(demo_data), "--out", str(run), "--workers", "2"]) == 0
+    cells = [c for c in stats(run)["cells"] if c["signal"] == SIGNAL and not c["suppressed"]]
+    assert cells and all(c["corrected_scope"] for c in cells)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda rows: rows.append({**rows[0], "key": "no-such-key"}), "not rows of"),
+    (lambda rows: [r.update({"mood": "x"}) for r in rows], "unknown column(s) mood"),
+    (lambda rows: rows[3].update({SIGNAL: "maybe"}), "cannot read 'maybe'"),
+    (lambda rows: rows.append(dict(rows[0])), "appears twice"),
+    (lambda rows: rows[0].update({"weight": "-1"}), "not a positive number"),
+])
+def test_label_mistakes_are_one_line_errors(run, tmp_path, capsys, damage, message):
+    rows = _label(sample(run, tmp_path / "s.csv", 50))
+    damage(rows)
+    labels = write_csv(tmp_path / "labels.csv", rows)
+    capsys.readouterr()
+    assert main(["-q", "evaluate", str(run), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+    assert not (run / "evaluation.json").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n", "0"], "--n must be at least 1"),
+    (["--n", "10", "--signals", "nope"], "unknown signal(s) nope"),
+])
+def test_label_sample_mistakes_are_one_line_errors(run, tmp_path, capsys, args, message):
+    assert main(["-q", "label-sample", str(run), "--out", str(tmp_path / "s.csv"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_allocation_shares_equally_then_by_size():
+    import numpy as np
+
+    from profiler.evaluation.sampling import allocate
+
+    sizes = np.array([10_000, 3, 50, 500])
+    take = allocate(sizes, 200)
+    assert take.sum() == 200 and (take <= sizes).all()
+    assert take[1] == 3  # a stratum smaller than its equal share is taken whole
+    assert take[0] > take[3] > take[2]  # the rest in proportion to size
+    assert (allocate(sizes, 20_000) == sizes).all()
