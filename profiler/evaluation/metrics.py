@@ -49,13 +49,27 @@ def confusion(rows: LabelledRows) -> dict[str, int]:
             "fn": int((~f & t).sum()), "tn": int((~f & ~t).sum())}
 
 
-def _cell_posteriors(population: np.ndarray, rows: LabelledRows) -> tuple[np.ndarray, np.ndarray] | None:
+def prior_weights(strata: int, rows: LabelledRows) -> np.ndarray:
+    """Each cell's share [h, f] of its flag's labels (Kish effective sizes) in a scope: how one
+    Jeffreys prior per flag is shared among the scope's cells."""
+    weights = np.zeros((strata, 2))
+    for f in (0, 1):
+        for h in range(strata):
+            cell = (rows.flag == bool(f)) & (rows.stratum == h)
+            weights[h, f] = _n_eff(rows.weight[cell]) if cell.any() else 0.0
+        total = weights[:, f].sum()
+        weights[:, f] = weights[:, f] / total if total else 1.0
+    return weights
+
+
+def _cell_posteriors(population: np.ndarray, rows: LabelledRows,
+                     prior: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Beta (a, b) per cell [h, f]; None when a flag with rows has no labels at all.
 
     One Jeffreys prior (half a positive, half a negative) per flag, shared among its cells in
-    proportion to their labels: with one cell it is Jeffreys' prior, and with many cells it does
-    not add half a false negative to every one of them (which would drag recall down however many
-    labels agree with the tagger).
+    proportion to their labels (`prior_weights`): with one cell it is Jeffreys' prior, and with
+    many cells it does not add half a false negative to every one of them (which would drag
+    recall down however many labels agree with the tagger).
     """
     strata = population.shape[0]
     a = np.zeros((strata, 2))
@@ -68,13 +82,24 @@ def _cell_posteriors(population: np.ndarray, rows: LabelledRows) -> tuple[np.nda
             a[:, f] = b[:, f] = 0.5
             continue
         pooled = _beta(rows.truth[side], rows.weight[side], 1.0)
-        cells = {h: side & (rows.stratum == h) for h in range(strata)}
-        sizes = {h: _n_eff(rows.weight[cell]) for h, cell in cells.items() if cell.any()}
-        total = sum(sizes.values())
-        for h, cell in cells.items():
-            a[h, f], b[h, f] = (_beta(rows.truth[cell], rows.weight[cell], sizes[h] / total)
+        for h in range(strata):
+            cell = side & (rows.stratum == h)
+            a[h, f], b[h, f] = (_beta(rows.truth[cell], rows.weight[cell], max(prior[h, f], 1e-3))
                                 if cell.any() else pooled)
     return a, b
+
+
+def _cell_labels(strata: int, rows: LabelledRows) -> list[list[list[float]]]:
+    """Per cell [h, f]: (effective labelled rows, weighted positive share): which cells of two
+    scopes rest on the same labels (the rate ratio draws those once for both)."""
+    out = [[[0.0, 0.0], [0.0, 0.0]] for _ in range(strata)]
+    for h in range(strata):
+        for f in (0, 1):
+            cell = (rows.stratum == h) & (rows.flag == bool(f))
+            if cell.any():
+                w = rows.weight[cell]
+                out[h][f] = [_n_eff(w), float((w * rows.truth[cell]).sum() / w.sum())]
+    return out
 
 
 def _n_eff(weight: np.ndarray) -> float:
@@ -106,7 +131,8 @@ def evaluate_scope(population: np.ndarray, rows: LabelledRows, rng: np.random.Ge
     population = np.asarray(population, float)
     out: dict = {**confusion(rows), "labelled_positive": int(rows.truth.sum()),
                  "labelled_negative": int((~rows.truth).sum())}
-    posteriors = _cell_posteriors(population, rows) if rows.flag.size else None
+    prior = prior_weights(population.shape[0], rows)
+    posteriors = _cell_posteriors(population, rows, prior) if rows.flag.size else None
     empty = {"value": None, "low": None, "high": None}
     if posteriors is None:
         out.update({m: dict(empty) for m in METRICS}, posterior=None)
@@ -123,7 +149,8 @@ def evaluate_scope(population: np.ndarray, rows: LabelledRows, rng: np.random.Ge
         # the interval, the median cannot
         out[name] = {"value": float(np.median(finite)), "low": float(np.quantile(finite, tail)),
                      "high": float(np.quantile(finite, 1 - tail))}
-    out["posterior"] = {"population": population.tolist(), "a": a.tolist(), "b": b.tolist()}
+    out["posterior"] = {"population": population.tolist(), "a": a.tolist(), "b": b.tolist(),
+                        "labels": _cell_labels(population.shape[0], rows)}
     return out
 
 
@@ -135,9 +162,11 @@ def accuracy_of(scope_result: dict, scope: str) -> Accuracy | None:
     posterior = scope_result.get("posterior")
     if not posterior:
         return None
+    labels = posterior.get("labels")
     return Accuracy(recall["value"], specificity["value"],
                     *(tuple(tuple(row) for row in posterior[k]) for k in ("population", "a", "b")),
-                    scope=scope)
+                    scope=scope,
+                    labels=tuple(tuple(tuple(cell) for cell in row) for row in labels) if labels else None)
 
 
 def enough_labels(scope_result: dict) -> bool:

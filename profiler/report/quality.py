@@ -70,8 +70,7 @@ def _correct_cell(cell: dict, scopes: dict[str, dict], by_key: dict, rng: np.ran
     accuracy = _accuracy(cell["population"], scopes)
     if accuracy is None or cell["suppressed"] or not cell["n"]:
         return
-    own = cell["gender"] == "*" and accuracy.scope == cell["population"]
-    rate, low, high = corrected_rate(cell["k"], cell["n"], accuracy, rng, confidence, own=own)
+    rate, low, high = corrected_rate(cell["k"], cell["n"], accuracy, rng, confidence)
     cell.update(corrected_rate=rate, corrected_low=low, corrected_high=high,
                 corrected_scope=accuracy.scope)
     reference = cell.get("reference")

@@ -3,16 +3,22 @@
 A tagger with sensitivity `se` and specificity `sp` flags a share `p = se * pi + (1 - sp)(1 - pi)`
 of rows whose true prevalence is `pi`, so `pi = (p + sp - 1) / (se + sp - 1)` (Rogan and Gladen,
 1978). The labels measure `se` and `sp` only approximately, and that uncertainty usually dominates
-the count's: the interval is a parametric bootstrap that draws `se` and `sp` jointly from the
+the count's. The interval is a parametric bootstrap: `se` and `sp` are drawn jointly from the
 evaluation's posterior (profiler.evaluation.metrics: both come from the same labels, so they are
-correlated), the observed rate from its Jeffreys posterior `Beta(k + 1/2,
-n - k + 1/2)`, and takes percentiles of the corrected rate (clipped to [0, 1]). A correction is
-not estimable (None) when the tagger is not clearly better than chance: Youden's `se + sp - 1`
-must be positive in all but `(1 - confidence) / 2` of the draws.
+correlated), the observed rate `p` from its Beta posterior, and the corrected rate's percentiles
+are taken (clipped to [0, 1]).
 
-Rate ratios (a group against its reference) are corrected the same way from joint draws: the
-group and the rest of its reference get independent count draws, and they share the accuracy draws
-when both use the same labels.
+Every corrected cell lies inside the scope its accuracy was measured on (a group's gender cell in
+the group, a group in all person mentions). The scope's flag counts are already part of the
+accuracy's posterior, so drawing the cell's `p` with full binomial noise would count them twice:
+the noise is scaled by `1 - n / N_scope` (none for the scope's own cell, full for a small cell of
+a large scope). The simulation test checks the resulting coverage.
+
+A correction is not estimable (None) when the tagger is not clearly better than chance: Youden's
+`se + sp - 1` must be positive in all but `(1 - confidence) / 2` of the draws. Rate ratios (a
+group against its reference) use joint draws: the group and the rest of its reference get their
+own count draws, and a cell with the same labels in both scopes gets one draw for both, so shared
+labels move both rates together as they do in truth.
 """
 
 from __future__ import annotations
@@ -29,9 +35,7 @@ class Accuracy:
     """Posterior of a tagger's sensitivity and specificity on one scope of labels.
 
     Kept as the evaluation's post-stratified model (profiler.evaluation.metrics): rows per cell
-    (stratum x flagged or not) and a Beta posterior of each cell's share of truly positive rows,
-    so sensitivity and specificity are drawn jointly and exactly (they come from the same labels
-    and are correlated).
+    (stratum x flagged or not) and a Beta posterior of each cell's share of truly positive rows.
     """
 
     sensitivity: float
@@ -40,11 +44,37 @@ class Accuracy:
     a: tuple[tuple[float, float], ...]  # Beta posterior of each cell's truly positive share
     b: tuple[tuple[float, float], ...]
     scope: str = "all"
+    # per cell [h][f]: (effective labelled rows, weighted positive share), to tell shared labels
+    labels: tuple[tuple[tuple[float, float], ...], ...] | None = None
 
-    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def rows(self) -> float:
+        """Rows of the scope (with the signal known)."""
+        return float(np.sum(self.population))
+
+    def shares(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """Draws (*shape, strata, 2) of each cell's truly positive share."""
         a, b = np.asarray(self.a, float), np.asarray(self.b, float)
-        q = rng.beta(a, b, size=(*shape, *a.shape))
+        return rng.beta(a, b, size=(*shape, *a.shape))
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, ...],
+             shares: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Joint (sensitivity, specificity) draws (from given cell `shares` when coupled)."""
+        q = self.shares(rng, shape) if shares is None else shares
         return accuracy_from_shares(np.asarray(self.population, float), q)
+
+    def coupled_shares(self, other: Accuracy, other_shares: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray:
+        """Draws of this scope's cell shares that reuse `other`'s draws wherever a cell rests on
+        the same labelled rows in both: shared labels move both scopes alike."""
+        mine = self.shares(rng, other_shares.shape[:-2])
+        if self.labels is None or other.labels is None:
+            return mine
+        labels, theirs = np.asarray(self.labels, float), np.asarray(other.labels, float)
+        if labels.shape != theirs.shape:
+            return mine
+        same = np.isclose(labels, theirs).all(axis=-1) & (labels[..., 0] > 0)
+        return np.where(same, other_shares, mine)
 
 
 def accuracy_from_shares(population: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,31 +96,26 @@ def rogan_gladen(p: np.ndarray, se: np.ndarray, sp: np.ndarray) -> np.ndarray:
     return np.clip(pi, 0.0, 1.0)
 
 
-def corrected_draws(k: np.ndarray, n: np.ndarray, accuracy: Accuracy, rng: np.random.Generator,
-                    draws: int = DRAWS, se_sp: tuple[np.ndarray, np.ndarray] | None = None,
-                    own: bool = False) -> np.ndarray:
-    """Posterior draws (rows x draws) of the corrected rate of each (k, n).
-
-    `own`: the rows are exactly the rows the accuracy was measured on (a group's cell corrected
-    with the group's labels). Their flag counts are then already part of the accuracy's
-    posterior, so the observed rate is held fixed instead of drawn a second time.
-    """
-    k = np.asarray(k, float)[:, None]
-    n = np.asarray(n, float)[:, None]
-    shape = (k.shape[0], draws)
-    p = np.broadcast_to(k / n, shape) if own else rng.beta(k + 0.5, n - k + 0.5, size=shape)
-    se, sp = se_sp if se_sp is not None else accuracy.draw(rng, shape)
-    return rogan_gladen(p, se, sp)
+def observed_draws(k: np.ndarray, n: np.ndarray, scope_rows: float, rng: np.random.Generator,
+                   shape: tuple[int, ...]) -> np.ndarray:
+    """Draws of each cell's flag rate (k, n of shape (cells, 1)) with the noise its scope's
+    posterior has not already counted: a Beta on n / (1 - n / scope_rows) rows."""
+    share = np.clip(n / max(scope_rows, 1.0), 0.0, 1.0)
+    fixed = share >= 0.999
+    size = n / np.where(fixed, 1.0, 1.0 - share)
+    p = k / np.maximum(n, 1.0)
+    drawn = rng.beta(p * size + 0.5, (1 - p) * size + 0.5, size=shape)
+    return np.where(fixed, np.broadcast_to(p, shape), drawn)
 
 
 def corrected_rates(k, n, accuracy: Accuracy, rng: np.random.Generator, confidence: float = 0.95,
-                    draws: int = DRAWS, own: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rate, low, high) arrays for many cells at once; NaN where the correction is not estimable."""
+                    draws: int = DRAWS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rate, low, high) arrays for many cells of one scope; NaN where not estimable."""
     k = np.asarray(k, float)
     n = np.asarray(n, float)
     shape = (k.shape[0], draws)
     se, sp = accuracy.draw(rng, shape)
-    pi = corrected_draws(k, n, accuracy, rng, draws, (se, sp), own)
+    pi = rogan_gladen(observed_draws(k[:, None], n[:, None], accuracy.rows, rng, shape), se, sp)
     tail = (1 - confidence) / 2
     usable = np.mean(se + sp - 1 > 0, axis=1) >= 1 - tail
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -107,10 +132,9 @@ def _percentiles(values: np.ndarray, tail: float) -> tuple[np.ndarray, np.ndarra
 
 def corrected_rate(
     k: int, n: int, accuracy: Accuracy, rng: np.random.Generator, confidence: float = 0.95,
-    own: bool = False,
 ) -> tuple[float | None, float | None, float | None]:
     """One cell's corrected (rate, low, high); None where not estimable."""
-    rate, low, high = corrected_rates(np.array([k]), np.array([n]), accuracy, rng, confidence, own=own)
+    rate, low, high = corrected_rates(np.array([k]), np.array([n]), accuracy, rng, confidence)
     return _none(rate[0]), _none(low[0]), _none(high[0])
 
 
@@ -125,16 +149,18 @@ def corrected_ratio(
     """
     tail = (1 - confidence) / 2
     shape = (1, draws)
-    se, sp = accuracy.draw(rng, shape)
-    same = ref_accuracy.scope == accuracy.scope
-    se_r, sp_r = (se, sp) if same else ref_accuracy.draw(rng, shape)
-    p = rng.beta(k + 0.5, n - k + 0.5, size=shape)
+    ref_shares = ref_accuracy.shares(rng, shape)
+    se_r, sp_r = ref_accuracy.draw(rng, shape, ref_shares)
+    se, sp = accuracy.draw(rng, shape, accuracy.coupled_shares(ref_accuracy, ref_shares, rng))
+    p = observed_draws(np.array([[k]], float), np.array([[n]], float), accuracy.rows, rng, shape)
     if subset:
         k_rest, n_rest = k_ref - k, n_ref - n
-        p_rest = rng.beta(k_rest + 0.5, n_rest - k_rest + 0.5, size=shape)
-        p_ref = (n * p + n_rest * p_rest) / n_ref
+        rest = observed_draws(np.array([[k_rest]], float), np.array([[n_rest]], float),
+                              ref_accuracy.rows - n, rng, shape) if n_rest > 0 else np.zeros(shape)
+        p_ref = (n * p + n_rest * rest) / n_ref
     else:
-        p_ref = rng.beta(k_ref + 0.5, n_ref - k_ref + 0.5, size=shape)
+        p_ref = observed_draws(np.array([[k_ref]], float), np.array([[n_ref]], float),
+                               ref_accuracy.rows, rng, shape)
     youden_ok = min(np.mean(se + sp - 1 > 0), np.mean(se_r + sp_r - 1 > 0)) >= 1 - tail
     pi, pi_ref = rogan_gladen(p, se, sp), rogan_gladen(p_ref, se_r, sp_r)
     point_pi = rogan_gladen(np.float64(k / n), np.float64(accuracy.sensitivity),
