@@ -112,6 +112,15 @@ def test_evaluate_with_agreeing_labels(run, tmp_path, capsys):
         assert estimate["value"] > 0.9
     assert set(column["populations"]) >= {"person_mention", "no_identity"}
     assert "identity.person_mention" not in document["columns"]  # a column nobody labelled
+    assert document["taxonomy_versions"] == stats(run)["taxonomy_versions"]
+    assert main(["-q", "report", str(run)]) == 0
+    assert stats(run)["tagger_quality"]["versions_changed"] == []
+    # labels measured on other tagger versions: the report says the measurement may be stale
+    document["taxonomy_versions"] = {**document["taxonomy_versions"], "identity": "an-older-lexicon"}
+    (run / "evaluation.json").write_text(json.dumps(document))
+    assert main(["-q", "report", str(run)]) == 0
+    assert stats(run)["tagger_quality"]["versions_changed"] == ["identity"]
+    assert "The taggers changed since the labels were evaluated" in (run / "index.html").read_text()
 
 
 def test_a_finding_made_by_tagger_error_does_not_survive_correction(run, tmp_path):

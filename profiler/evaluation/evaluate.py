@@ -89,6 +89,7 @@ def evaluate_run(run_dir: str, labels_path: str, confidence: float = 0.95) -> tu
         "method": ("post-stratified by identity group mentioned first (or none) x flagged, with "
                    "the run's row counts; Jeffreys Beta posteriors per cell; percentile intervals"),
         "strata": view.strata,
+        "taxonomy_versions": _versions(view.run.root),
         "columns": results,
     }
     path = view.run.root / EVALUATION_FILE
@@ -133,6 +134,15 @@ def _evaluate_column(view: RunView, labels: Labels, column: str, population: np.
     out.update(by_scope.pop(ALL))
     out["populations"] = by_scope
     return out
+
+
+def _versions(root: Path) -> dict[str, str] | None:
+    """The taggers' versions of the run the labels measured (from its stats.json), so a report
+    of a re-profiled run can say when the measurement may be stale."""
+    try:
+        return json.loads((root / "stats.json").read_text()).get("taxonomy_versions")
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def _sha256(path: Path) -> str:

@@ -113,5 +113,8 @@ def _quality(document: dict, evaluation: dict, scopes: dict[str, dict[str, dict]
             "corrected_scope": cell.get("corrected_scope"),
             "survives": None if cell.get("corrected_rr") is None else bool(low is not None and low > 1),
         })
+    measured, now = evaluation.get("taxonomy_versions"), document.get("taxonomy_versions")
+    changed = sorted(k for k in set(measured or {}) | set(now or {})
+                     if (measured or {}).get(k) != (now or {}).get(k)) if measured else []
     return {"labels": evaluation.get("labels"), "created": evaluation.get("created"),
-            "signals": signals, "findings": findings}
+            "signals": signals, "findings": findings, "versions_changed": changed}
