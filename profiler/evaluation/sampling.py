@@ -75,34 +75,35 @@ def _equal(sizes: np.ndarray, n: int) -> np.ndarray:
 
 def label_sample(run_dir: str, n: int, out: str, seed: int = 0,
                  signals: list[str] | None = None) -> SampleResult:
-    """Draw the sample and write the labels CSV (empty label columns) to `out`."""
+    """Draw the sample and write the labels CSV (empty label columns) to `out`.
+
+    Two streaming passes over the run's tags (memory grows with the strata and `n`, not the run):
+    one counts the strata, one keeps each stratum's rows of lowest random priority."""
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     view = open_run_view(run_dir)
     chosen = _signals(view, signals)
-    strata_of, shard_of, row_of, priority = _scan(view, chosen, seed)
-    if not strata_of.size:
+    sizes: dict[int, int] = {}
+    for _, codes, _ in _coded(view, chosen, seed):
+        values, counts = np.unique(codes, return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            sizes[value] = sizes.get(value, 0) + count
+    if not sizes:
         raise UserError(f"{run_dir} has no tagged rows to sample")
-    names, inverse = np.unique(strata_of, return_inverse=True)
-    sizes = np.bincount(inverse)
-    take = allocate(sizes, n)
-    picked = []
-    for s in range(names.size):
-        members = np.flatnonzero(inverse == s)
-        order = members[np.argsort(priority[members], kind="stable")]
-        picked.append(order[: take[s]])
-    chosen_rows = np.concatenate(picked)
-    chosen_rows = chosen_rows[np.argsort(priority[chosen_rows], kind="stable")]
-    weights = sizes[inverse[chosen_rows]] / take[inverse[chosen_rows]]
-    records = _records(view, chosen, shard_of[chosen_rows], row_of[chosen_rows])
+    strata = np.array(sorted(sizes), np.int64)
+    size = np.array([sizes[c] for c in strata.tolist()], np.int64)
+    take = dict(zip(strata.tolist(), allocate(size, n).tolist(), strict=True))
+    records = _draw(view, chosen, seed, take)
+    records.sort(key=lambda r: r["priority"])
     captions = _captions(view, {r[KEY] for r in records})
     label_columns = [*chosen, *([PERSON_MENTION] if PERSON_MENTION in view.columns else [])]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([KEY, *INFO_COLUMNS, WEIGHT, *label_columns])
-    for record, code, weight in zip(records, strata_of[chosen_rows], weights, strict=True):
+    for record in records:
         caption, url = captions.get(record[KEY], ("", ""))
-        writer.writerow([record[KEY], caption, url, _stratum_name(view, chosen, int(code)),
+        weight = sizes[record["code"]] / take[record["code"]]
+        writer.writerow([record[KEY], caption, url, _stratum_name(view, chosen, record["code"]),
                          "; ".join(record["groups"]), ", ".join(record["flagged"]), record["shard"],
                          f"{weight:.6g}", *[""] * len(label_columns)])
     path = Path(out)
@@ -110,7 +111,52 @@ def label_sample(run_dir: str, n: int, out: str, seed: int = 0,
         atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
     except OSError as error:
         raise UserError(f"cannot write {path}: {error.strerror}") from None
-    return SampleResult(path, len(records), int((take > 0).sum()), sum(1 for c in captions.values() if c[0]))
+    return SampleResult(path, len(records), sum(1 for t in take.values() if t),
+                        sum(1 for c in captions.values() if c[0]))
+
+
+def _coded(view: RunView, chosen: list[str], seed: int):
+    """Each batch with its rows' stratum codes and random priorities (the same on every pass:
+    one generator per shard, seeded with the seed and the shard's position)."""
+    index = {shard_id: i for i, shard_id in enumerate(view.run.shard_ids)}
+    generators: dict[str, np.random.Generator] = {}
+    for batch in view.batches(chosen):
+        rng = generators.setdefault(batch.shard_id, np.random.default_rng([seed, index[batch.shard_id]]))
+        code = batch.stratum.astype(np.int64) << len(chosen)
+        for bit, name in enumerate(chosen):
+            code |= (batch.flags[name] == 1).astype(np.int64) << bit
+        yield batch, code, rng.random(len(batch.keys))
+
+
+def _draw(view: RunView, chosen: list[str], seed: int, take: dict[int, int]) -> list[dict]:
+    """Each stratum's `take` rows of lowest priority, with what the labeller sees of them."""
+    kept_code = np.zeros(0, np.int64)
+    kept_priority = np.zeros(0)
+    kept: list[dict] = []
+    strata = np.array(sorted(take), np.int64)
+    quota = np.array([take[c] for c in strata.tolist()], np.int64)
+    for batch, codes, priority in _coded(view, chosen, seed):
+        code = np.concatenate([kept_code, codes])
+        prio = np.concatenate([kept_priority, priority])
+        order = np.lexsort((prio, code))
+        sorted_code = code[order]
+        first = np.searchsorted(sorted_code, sorted_code, side="left")
+        rank = np.arange(order.size) - first
+        limit = quota[np.searchsorted(strata, sorted_code)]
+        survivors = np.sort(order[rank < limit])
+        old = survivors[survivors < len(kept)]
+        new = survivors[survivors >= len(kept)] - len(kept)
+        kept = ([kept[i] for i in old.tolist()]
+                + [_record(batch, chosen, i, codes, priority) for i in new.tolist()])
+        kept_code = np.concatenate([kept_code[old], codes[new]])
+        kept_priority = np.concatenate([kept_priority[old], priority[new]])
+    return kept
+
+
+def _record(batch, chosen: list[str], i: int, codes: np.ndarray, priority: np.ndarray) -> dict:
+    return {KEY: batch.keys[i].as_py(), "shard": batch.shard_id, "groups": batch.groups[i].as_py() or [],
+            "flagged": [c for c in chosen if batch.flags[c][i] == 1], "code": int(codes[i]),
+            "priority": float(priority[i])}
 
 
 def _signals(view: RunView, signals: list[str] | None) -> list[str]:
@@ -128,49 +174,10 @@ def _signals(view: RunView, signals: list[str] | None) -> list[str]:
     return chosen
 
 
-def _scan(view: RunView, chosen: list[str], seed: int):
-    """Stratum code, shard index, row index and a random priority for every row."""
-    codes, shards, rows, priorities = [], [], [], []
-    index = {shard_id: i for i, shard_id in enumerate(view.run.shard_ids)}
-    generators: dict[str, np.random.Generator] = {}
-    for batch in view.batches(chosen):
-        rng = generators.setdefault(batch.shard_id, np.random.default_rng([seed, index[batch.shard_id]]))
-        code = batch.stratum.astype(np.int64) << len(chosen)
-        for bit, name in enumerate(chosen):
-            code |= (batch.flags[name] == 1).astype(np.int64) << bit
-        size = len(batch.keys)
-        codes.append(code)
-        shards.append(np.full(size, index[batch.shard_id], np.int32))
-        rows.append(batch.offset + np.arange(size, dtype=np.int64))
-        priorities.append(rng.random(size))
-    if not codes:
-        return (np.zeros(0, np.int64),) * 3 + (np.zeros(0),)
-    return (np.concatenate(codes), np.concatenate(shards), np.concatenate(rows),
-            np.concatenate(priorities))
-
-
 def _stratum_name(view: RunView, chosen: list[str], code: int) -> str:
     group = view.strata[code >> len(chosen)]
     flagged = [name for bit, name in enumerate(chosen) if code >> bit & 1]
     return f"{group} | {' + '.join(flagged) if flagged else 'not flagged'}"
-
-
-def _records(view: RunView, chosen: list[str], shards: np.ndarray, rows: np.ndarray) -> list[dict]:
-    """Key, groups and flagged signals of the picked rows (a second pass over the run)."""
-    pairs = zip(shards.tolist(), rows.tolist(), strict=True)
-    wanted: dict[tuple[int, int], int] = {pair: i for i, pair in enumerate(pairs)}
-    index = {shard_id: i for i, shard_id in enumerate(view.run.shard_ids)}
-    out: list[dict | None] = [None] * len(wanted)
-    for batch in view.batches(chosen):
-        shard = index[batch.shard_id]
-        for local in range(len(batch.keys)):
-            slot = wanted.get((shard, batch.offset + local))
-            if slot is None:
-                continue
-            out[slot] = {KEY: batch.keys[local].as_py(), "shard": batch.shard_id,
-                         "groups": batch.groups[local].as_py() or [],
-                         "flagged": [c for c in chosen if batch.flags[c][local] == 1]}
-    return [r for r in out if r is not None]
 
 
 def _captions(view: RunView, keys: set[str]) -> dict[str, tuple[str, str]]:
