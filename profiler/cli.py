@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     labels.add_argument("--out", required=True, help="labels CSV to write")
     labels.add_argument("--seed", type=int, default=0)
     labels.add_argument("--signals", nargs="+", help="signals to stratify on (default: all)")
+    labels.add_argument("--html", help="also write a static labelling sheet (captions only) here")
     labels.set_defaults(handler=_label_sample)
     evaluate = commands.add_parser("evaluate", help="measure the taggers against hand labels")
     evaluate.add_argument("run_dir", help="finished run folder (with tags)")
@@ -377,7 +378,7 @@ def _curate(args: argparse.Namespace) -> int:
 def _label_sample(args: argparse.Namespace) -> int:
     from profiler.evaluation.sampling import label_sample
 
-    result = label_sample(args.run_dir, args.n, args.out, args.seed, args.signals)
+    result = label_sample(args.run_dir, args.n, args.out, args.seed, args.signals, args.html)
     print(f"{result.rows:,} rows from {result.strata} strata in {result.path} "
           f"({result.captions_found:,} with captions): fill in the label columns, then run "
           f"bias-profiler evaluate {args.run_dir} --labels {result.path}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -203,3 +204,25 @@ def test_allocation_shares_equally_then_by_size():
     assert take[1] == 3  # a stratum smaller than its equal share is taken whole
     assert take[0] > take[3] > take[2]  # the rest in proportion to size
     assert (allocate(sizes, 20_000) == sizes).all()
+
+
+def test_labelling_sheet_shows_captions_as_text_and_loads_nothing(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    hostile = '<img src="https://tracker.invalid/x.gif" onerror="alert(1)"> a Japanese woman'
+    pq.write_table(pa.table({"key": [f"k{i}" for i in range(40)],
+                             "caption": [hostile if i % 2 else "a red bicycle" for i in range(40)],
+                             "url": [f"https://images.invalid/{i}.jpg" for i in range(40)]}),
+                   data / "part.parquet")
+    run = tmp_path / "run"
+    assert main(["-q", "profile", str(data), "--taggers", "identity,sexual_terms", "--out", str(run)]) == 0
+    sheet = tmp_path / "sheet.html"
+    sample(run, tmp_path / "labels.csv", 10, 0, "--html", str(sheet))
+    page = sheet.read_text()
+    assert page.count("<tr>") == 11  # header + 10 rows, in the CSV's order
+    assert "&lt;img" in page  # the caption is text
+    body = page.split("<body>")[1]
+    assert set(re.findall(r"</?([a-z0-9]+)", body)) <= {"h1", "p", "code", "table", "thead", "tbody", "tr",
+                                                         "th", "td", "body", "html"}
+    assert "https://images.invalid/" in page
+    assert "default-src 'none'" in page

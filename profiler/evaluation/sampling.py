@@ -74,7 +74,7 @@ def _equal(sizes: np.ndarray, n: int) -> np.ndarray:
 
 
 def label_sample(run_dir: str, n: int, out: str, seed: int = 0,
-                 signals: list[str] | None = None) -> SampleResult:
+                 signals: list[str] | None = None, html: str | None = None) -> SampleResult:
     """Draw the sample and write the labels CSV (empty label columns) to `out`.
 
     Two streaming passes over the run's tags (memory grows with the strata and `n`, not the run):
@@ -100,19 +100,31 @@ def label_sample(run_dir: str, n: int, out: str, seed: int = 0,
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([KEY, *INFO_COLUMNS, WEIGHT, *label_columns])
+    shown = []
     for record in records:
         caption, url = captions.get(record[KEY], ("", ""))
         weight = sizes[record["code"]] / take[record["code"]]
-        writer.writerow([record[KEY], caption, url, _stratum_name(view, chosen, record["code"]),
-                         "; ".join(record["groups"]), ", ".join(record["flagged"]), record["shard"],
-                         f"{weight:.6g}", *[""] * len(label_columns)])
+        stratum = _stratum_name(view, chosen, record["code"])
+        writer.writerow([record[KEY], caption, url, stratum, "; ".join(record["groups"]),
+                         ", ".join(record["flagged"]), record["shard"], f"{weight:.6g}",
+                         *[""] * len(label_columns)])
+        shown.append({"key": record[KEY], "caption": caption, "url": url, "stratum": stratum})
     path = Path(out)
-    try:
-        atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
-    except OSError as error:
-        raise UserError(f"cannot write {path}: {error.strerror}") from None
+    _write(path, buffer.getvalue())
+    if html:
+        from profiler.evaluation.sheet import render_sheet
+
+        _write(Path(html), render_sheet(view.run.spec.get("name") or str(run_dir), path.name, shown,
+                                        label_columns))
     return SampleResult(path, len(records), sum(1 for t in take.values() if t),
                         sum(1 for c in captions.values() if c[0]))
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        atomic_write_bytes(path, text.encode("utf-8"))
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror}") from None
 
 
 def _coded(view: RunView, chosen: list[str], seed: int):
