@@ -155,6 +155,12 @@ def test_a_finding_made_by_tagger_error_does_not_survive_correction(run, tmp_pat
     html = (run / "index.html").read_text()
     assert 'id="tagger-quality"' in html and "do not survive the correction" in html
     assert (run / "tables" / "tagger_quality.csv").exists()
+    # evaluation.json removed: the next report drops the corrected numbers instead of keeping stale ones
+    (run / "evaluation.json").unlink()
+    assert main(["-q", "report", str(run)]) == 0
+    assert "tagger_quality" not in stats(run) and not (run / "tables" / "tagger_quality.csv").exists()
+    assert all("corrected_rate" not in c for c in stats(run)["cells"])
+    assert 'id="tagger-quality"' not in (run / "index.html").read_text()
 
 
 def test_a_later_profile_into_the_folder_keeps_the_correction(run, demo_data, tmp_path):

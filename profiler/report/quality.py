@@ -17,8 +17,9 @@ import numpy as np
 from profiler.evaluation.metrics import METRICS, accuracy_of
 from profiler.stats.correction import Accuracy, corrected_rate, corrected_ratio
 
-SPECIAL = ("all", "person_mention", "no_identity")
 SEED = 0
+CORRECTED_FIELDS = ("corrected_rate", "corrected_low", "corrected_high", "corrected_scope",
+                    "corrected_rr", "corrected_rr_low", "corrected_rr_high")
 
 
 def _scopes(evaluation: dict[str, Any]) -> dict[str, dict[str, dict]]:
@@ -65,8 +66,7 @@ def _accuracy(population: str, scopes: dict[str, dict]) -> Accuracy | None:
 
 def _correct_cell(cell: dict, scopes: dict[str, dict], by_key: dict, rng: np.random.Generator,
                   confidence: float) -> None:
-    cell.update(corrected_rate=None, corrected_low=None, corrected_high=None, corrected_scope=None,
-                corrected_rr=None, corrected_rr_low=None, corrected_rr_high=None)
+    cell.update(dict.fromkeys(CORRECTED_FIELDS))
     accuracy = _accuracy(cell["population"], scopes)
     if accuracy is None or cell["suppressed"] or not cell["n"]:
         return
@@ -118,3 +118,16 @@ def _quality(document: dict, evaluation: dict, scopes: dict[str, dict[str, dict]
                      if (measured or {}).get(k) != (now or {}).get(k)) if measured else []
     return {"labels": evaluation.get("labels"), "created": evaluation.get("created"),
             "signals": signals, "findings": findings, "versions_changed": changed}
+
+
+def quality_rows(quality: dict[str, Any]) -> list[dict[str, Any]]:
+    """tables/tagger_quality.csv: one row per signal x population, metrics as flat columns."""
+    rows = []
+    for signal in quality["signals"]:
+        for row in signal["populations"]:
+            flat = {"signal": signal["signal"], **{k: v for k, v in row.items() if k not in METRICS}}
+            for metric in METRICS:
+                for part in ("value", "low", "high"):
+                    flat[f"{metric}_{part}"] = (row.get(metric) or {}).get(part)
+            rows.append(flat)
+    return rows

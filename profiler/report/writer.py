@@ -47,8 +47,12 @@ def write_outputs(
 def add_tagger_quality(root: Path, document: dict[str, Any]) -> None:
     """Corrected rates and the Tagger quality section, when the run has an evaluation.json."""
     from profiler.evaluation.evaluate import load_evaluation
-    from profiler.report.quality import apply_evaluation
+    from profiler.report.quality import CORRECTED_FIELDS, apply_evaluation
 
+    for cell in document.get("cells", []):  # numbers of an earlier evaluation never linger
+        for key in CORRECTED_FIELDS:
+            cell.pop(key, None)
+    document.pop("tagger_quality", None)
     evaluation = load_evaluation(root)
     if evaluation is not None:
         apply_evaluation(document, evaluation)
@@ -80,12 +84,11 @@ def write_tables(folder: Path, document: dict[str, Any]) -> None:
         "curation": _curation_rows(document.get("curation")),
     }
     if document.get("tagger_quality"):
-        tables["tagger_quality"] = [
-            {"signal": s["signal"], **{k: v for k, v in row.items() if k not in ("precision", "recall",
-                                                                                 "specificity")},
-             **{f"{m}_{part}": (row.get(m) or {}).get(part) for m in ("precision", "recall", "specificity")
-                for part in ("value", "low", "high")}}
-            for s in document["tagger_quality"]["signals"] for row in s["populations"]]
+        from profiler.report.quality import quality_rows
+
+        tables["tagger_quality"] = quality_rows(document["tagger_quality"])
+    else:
+        (folder / "tagger_quality.csv").unlink(missing_ok=True)
     for name, records in tables.items():
         atomic_write_bytes(folder / f"{name}.csv", csv_bytes(records))
 
@@ -158,7 +161,7 @@ def rerender(run_dir: Path, redact: bool = False) -> Path:
     """Re-render index.html from a finished run's stats.json (e.g. with captions redacted); with an
     evaluation.json, first add the corrected rates to stats.json and tables/."""
     document = json.loads((run_dir / "stats.json").read_text())
-    if (run_dir / "evaluation.json").is_file():
+    if (run_dir / "evaluation.json").is_file() or "tagger_quality" in document:
         add_tagger_quality(run_dir, document)
         atomic_write_json(run_dir / "stats.json", document)
         write_tables(run_dir / "tables", document)
