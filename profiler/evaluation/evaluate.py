@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ SEED = 0
 ALL, PERSON, NO_IDENTITY = "all", "person_mention", "no_identity"
 
 
+@dataclass
+class _Joined:
+    """The labelled rows found in the run, and the run's row counts per scope x stratum x flag."""
+
+    population: dict[str, np.ndarray]  # column -> counts[scope, stratum, flag]
+    stratum: np.ndarray  # per labelled key
+    flags: dict[str, np.ndarray]  # column -> per labelled key: 1, 0, -1 unknown
+    scopes: list[list[int]]  # per labelled key: indices of its groups and aggregates
+
+
 def evaluate_run(run_dir: str, labels_path: str, confidence: float = 0.95) -> tuple[Path, dict]:
     """Write RUN/evaluation.json; returns its path and content."""
     view = open_run_view(run_dir)
@@ -38,47 +49,13 @@ def evaluate_run(run_dir: str, labels_path: str, confidence: float = 0.95) -> tu
     columns = [c for c, values in labels.values.items() if any(v is not None for v in values)]
     if not columns:
         raise UserError(f"labels file {labels_path} has no label filled in yet")
-    strata = len(view.strata)
     scopes = [ALL, PERSON, NO_IDENTITY, *view.groups, *view.aggregates]
-    population = {c: np.zeros((len(scopes), strata, 2), np.int64) for c in columns}
-    position = {key: i for i, key in enumerate(labels.keys)}
-    found = np.zeros(len(labels.keys), bool)
-    row_stratum = np.zeros(len(labels.keys), np.int32)
-    row_flags = {c: np.full(len(labels.keys), -1, np.int8) for c in columns}
-    row_groups: list[list[int]] = [[] for _ in labels.keys]
-    key_set = pa.array(labels.keys, pa.string())
-    for batch in view.batches(columns):
-        pair_rows, pair_groups = view.scope_pairs(batch.groups)
-        for column in columns:
-            _tally(population[column], batch.stratum, batch.flags[column], pair_rows, pair_groups,
-                   strata)
-        hit = np.flatnonzero(np.asarray(pc.is_in(batch.keys, value_set=key_set).to_numpy(
-            zero_copy_only=False), bool))
-        if not hit.size:
-            continue
-        for local in hit:
-            slot = position[batch.keys[int(local)].as_py()]
-            if found[slot]:
-                raise UserError(f"key {labels.keys[slot]} appears more than once in {run_dir}: "
-                                "its labels cannot be attached to one row")
-            found[slot] = True
-            row_stratum[slot] = batch.stratum[local]
-            for column in columns:
-                row_flags[column][slot] = batch.flags[column][local]
-        hit_set = set(hit.tolist())
-        for local, group in zip(pair_rows.tolist(), pair_groups.tolist(), strict=True):
-            if local in hit_set:
-                row_groups[position[batch.keys[local].as_py()]].append(group)
-    if not found.all():
-        missing = [k for k, f in zip(labels.keys, found, strict=True) if not f]
-        raise UserError(f"{len(missing)} labelled key(s) are not rows of {run_dir} "
-                        f"(e.g. {', '.join(missing[:3])}): were the labels drawn from another run?")
+    joined = _join(view, labels, columns, len(scopes), run_dir)
     rng = np.random.default_rng(SEED)
-    results = {}
-    for column in columns:
-        results[column] = _evaluate_column(
-            view, labels, column, population[column], row_stratum, row_flags[column], row_groups,
-            scopes, rng, confidence)
+    results = {
+        column: _evaluate_column(view, labels, column, joined, scopes, rng, confidence)
+        for column in columns
+    }
     document = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -87,7 +64,7 @@ def evaluate_run(run_dir: str, labels_path: str, confidence: float = 0.95) -> tu
                    "rows": len(labels.keys), "weighted": labels.weighted},
         "confidence": confidence,
         "method": ("post-stratified by identity group mentioned first (or none) x flagged, with "
-                   "the run's row counts; Jeffreys Beta posteriors per cell; percentile intervals"),
+                   "the run's row counts; Beta posteriors per cell; percentile intervals"),
         "strata": view.strata,
         "taxonomy_versions": _versions(view.run.root),
         "columns": results,
@@ -95,6 +72,44 @@ def evaluate_run(run_dir: str, labels_path: str, confidence: float = 0.95) -> tu
     path = view.run.root / EVALUATION_FILE
     atomic_write_json(path, document)
     return path, document
+
+
+def _join(view: RunView, labels: Labels, columns: list[str], scopes: int, run_dir: str) -> _Joined:
+    """One pass over the run: count its rows per scope, find each labelled key's row."""
+    strata = len(view.strata)
+    size = len(labels.keys)
+    joined = _Joined({c: np.zeros((scopes, strata, 2), np.int64) for c in columns},
+                     np.zeros(size, np.int32), {c: np.full(size, -1, np.int8) for c in columns},
+                     [[] for _ in range(size)])
+    position = {key: i for i, key in enumerate(labels.keys)}
+    found = np.zeros(size, bool)
+    key_set = pa.array(labels.keys, pa.string())
+    for batch in view.batches(columns):
+        pair_rows, pair_scopes = view.scope_pairs(batch.groups)
+        for column in columns:
+            _tally(joined.population[column], batch.stratum, batch.flags[column], pair_rows,
+                   pair_scopes, strata)
+        hit = np.flatnonzero(np.asarray(pc.is_in(batch.keys, value_set=key_set).to_numpy(
+            zero_copy_only=False), bool))
+        slots = {}
+        for local in hit.tolist():
+            slot = position[batch.keys[local].as_py()]
+            if found[slot]:
+                raise UserError(f"key {labels.keys[slot]} appears more than once in {run_dir}: "
+                                "its labels cannot be attached to one row")
+            found[slot] = True
+            slots[local] = slot
+            joined.stratum[slot] = batch.stratum[local]
+            for column in columns:
+                joined.flags[column][slot] = batch.flags[column][local]
+        mine = np.isin(pair_rows, hit)
+        for local, scope in zip(pair_rows[mine].tolist(), pair_scopes[mine].tolist(), strict=True):
+            joined.scopes[slots[local]].append(scope)
+    if not found.all():
+        missing = [k for k, f in zip(labels.keys, found, strict=True) if not f]
+        raise UserError(f"{len(missing)} labelled key(s) are not rows of {run_dir} "
+                        f"(e.g. {', '.join(missing[:3])}): were the labels drawn from another run?")
+    return joined
 
 
 def _tally(counts: np.ndarray, stratum: np.ndarray, flags: np.ndarray, pair_rows: np.ndarray,
@@ -111,29 +126,27 @@ def _tally(counts: np.ndarray, stratum: np.ndarray, flags: np.ndarray, pair_rows
     counts[3:] += np.bincount(index, minlength=groups * strata * 2).reshape(groups, strata, 2)
 
 
-def _evaluate_column(view: RunView, labels: Labels, column: str, population: np.ndarray,
-                     stratum: np.ndarray, flags: np.ndarray, groups: list[list[int]],
-                     scopes: list[str], rng: np.random.Generator, confidence: float) -> dict[str, Any]:
+def _evaluate_column(view: RunView, labels: Labels, column: str, joined: _Joined, scopes: list[str],
+                     rng: np.random.Generator, confidence: float) -> dict[str, Any]:
+    flags = joined.flags[column]
     truth = np.array([v is True for v in labels.values[column]])
-    labelled = np.array([v is not None for v in labels.values[column]]) & (flags >= 0)
+    given = np.array([v is not None for v in labels.values[column]])
+    labelled = given & (flags >= 0)
     none = len(view.strata) - 1
-    masks = {ALL: labelled, PERSON: labelled & (stratum != none), NO_IDENTITY: labelled & (stratum == none)}
-    for g, name in enumerate([*view.groups, *view.aggregates]):
-        masks[name] = labelled & np.array([g in row for row in groups], bool)
-    out: dict[str, Any] = {"unobserved": int(sum(v is not None for v in labels.values[column])
-                                            - labelled.sum())}
+    masks = {ALL: labelled, PERSON: labelled & (joined.stratum != none),
+             NO_IDENTITY: labelled & (joined.stratum == none)}
+    for index, name in enumerate([*view.groups, *view.aggregates]):
+        masks[name] = labelled & np.array([index in row for row in joined.scopes], bool)
     by_scope = {}
     for index, scope in enumerate(scopes):
         mask = masks[scope]
         if not mask.any() and scope != ALL:
             continue
-        rows = LabelledRows(stratum[mask], flags[mask] == 1, truth[mask], labels.weights[mask])
-        result = evaluate_scope(population[index], rows, rng, confidence)
+        rows = LabelledRows(joined.stratum[mask], flags[mask] == 1, truth[mask], labels.weights[mask])
+        result = evaluate_scope(joined.population[column][index], rows, rng, confidence)
         result["enough_for_correction"] = enough_labels(result)
         by_scope[scope] = result
-    out.update(by_scope.pop(ALL))
-    out["populations"] = by_scope
-    return out
+    return {"unobserved": int((given & (flags < 0)).sum()), **by_scope.pop(ALL), "populations": by_scope}
 
 
 def _versions(root: Path) -> dict[str, str] | None:
