@@ -71,12 +71,15 @@ class RunView:
                 offset += table.num_rows
 
     def _stratum(self, groups: pa.Array) -> np.ndarray:
-        first = pc.list_element(groups.filter(pc.greater(pc.list_value_length(groups), 0)), 0) \
-            if len(groups) else pa.array([], pa.string())
+        """The first group each row's lexicon tags list (index into `groups`), or `none`."""
         out = np.full(len(groups), len(self.groups), np.int32)
-        has = np.asarray(pc.greater(pc.list_value_length(groups), 0).to_numpy(zero_copy_only=False), bool)
+        has = pc.greater(pc.list_value_length(groups), 0).fill_null(False)
+        if not len(groups) or not pc.any(has).as_py():
+            return out
+        first = pc.list_element(groups.filter(has), 0)
         index = pc.index_in(first, value_set=pa.array(self.groups, pa.string())).fill_null(len(self.groups))
-        out[has] = np.asarray(index.to_numpy(zero_copy_only=False), np.int32)
+        out[np.asarray(has.to_numpy(zero_copy_only=False), bool)] = np.asarray(
+            index.to_numpy(zero_copy_only=False), np.int32)
         return out
 
     def group_pairs(self, groups: pa.Array) -> tuple[np.ndarray, np.ndarray]:
