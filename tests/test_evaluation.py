@@ -169,6 +169,11 @@ def test_a_later_profile_into_the_folder_keeps_the_correction(run, demo_data, tm
     assert main(["-q", "profile", str(demo_data), "--out", str(run), "--workers", "2"]) == 0
     cells = [c for c in stats(run)["cells"] if c["signal"] == SIGNAL and not c["suppressed"]]
     assert cells and all(c["corrected_scope"] for c in cells)
+    # a damaged evaluation.json: the profile still writes its outputs, `report` says what is wrong
+    (run / "evaluation.json").write_text("{not json")
+    assert main(["-q", "profile", str(demo_data), "--out", str(run), "--workers", "2"]) == 0
+    assert "tagger_quality" not in stats(run)
+    assert main(["-q", "report", str(run)]) == 2
 
 
 @pytest.mark.parametrize("damage, message", [

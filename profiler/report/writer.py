@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def write_outputs(
     """Write every output of a run; returns (index.html, stats.json) paths."""
     document = build_document(counts, cells, plan, meta, spec.stats, shard_parts, baseline, curation)
     document["settings"]["redact_captions"] = bool(spec.redact_captions)
-    add_tagger_quality(root, document)
+    add_tagger_quality(root, document, strict=False)
     stats_path = root / "stats.json"
     atomic_write_json(stats_path, document)
     atomic_write_json(root / "examples.json", examples)
@@ -44,8 +45,12 @@ def write_outputs(
     return html_path, stats_path
 
 
-def add_tagger_quality(root: Path, document: dict[str, Any]) -> None:
-    """Corrected rates and the Tagger quality section, when the run has an evaluation.json."""
+def add_tagger_quality(root: Path, document: dict[str, Any], strict: bool = True) -> None:
+    """Corrected rates and the Tagger quality section, when the run has an evaluation.json.
+
+    Not `strict` (at the end of a profile): an unreadable evaluation.json is logged and skipped,
+    so it never costs the run's other outputs."""
+    from profiler.errors import UserError
     from profiler.evaluation.evaluate import load_evaluation
     from profiler.report.quality import CORRECTED_FIELDS, apply_evaluation
 
@@ -53,7 +58,13 @@ def add_tagger_quality(root: Path, document: dict[str, Any]) -> None:
         for key in CORRECTED_FIELDS:
             cell.pop(key, None)
     document.pop("tagger_quality", None)
-    evaluation = load_evaluation(root)
+    try:
+        evaluation = load_evaluation(root)
+    except UserError as error:
+        if strict:
+            raise
+        logging.getLogger("profiler.report").warning("no corrected rates: %s", error)
+        return
     if evaluation is not None:
         apply_evaluation(document, evaluation)
 
