@@ -96,7 +96,7 @@ def _quality(document: dict, evaluation: dict, scopes: dict[str, dict[str, dict]
                          "own_labels_used": bool(result.get("enough_for_correction"))})
         signals.append({"signal": signal,
                         "label": document.get("signals", {}).get(signal, {}).get("label", signal),
-                        "in_report": signal in document.get("signals", {}), "populations": rows})
+                        "populations": rows})
     findings = []
     for cell in document["cells"]:
         if (cell["signal"] not in scopes or not cell.get("significant")
