@@ -128,6 +128,19 @@ def _parser() -> argparse.ArgumentParser:
     curate.add_argument("--overwrite", action="store_true", help="replace a previous curation in --out")
     curate.set_defaults(handler=_curate, mode="drop")
 
+    labels = commands.add_parser("label-sample", help="draw a stratified sample of a run to hand-label")
+    labels.add_argument("run_dir", help="finished run folder (with tags)")
+    labels.add_argument("--n", type=int, required=True, help="rows to draw")
+    labels.add_argument("--out", required=True, help="labels CSV to write")
+    labels.add_argument("--seed", type=int, default=0)
+    labels.add_argument("--signals", nargs="+", help="signals to stratify on (default: all)")
+    labels.add_argument("--html", help="also write a static labelling sheet (captions only) here")
+    labels.set_defaults(handler=_label_sample)
+    evaluate = commands.add_parser("evaluate", help="measure the taggers against hand labels")
+    evaluate.add_argument("run_dir", help="finished run folder (with tags)")
+    evaluate.add_argument("--labels", required=True, help="labels CSV (key + one column per signal)")
+    evaluate.set_defaults(handler=_evaluate)
+
     calibrate = commands.add_parser(
         "calibrate", help="fit clip / nsfw score thresholds on hand-labelled samples of a profiled run",
         description="Fit thresholds on a few hundred hand-labelled samples of a profiled run and "
@@ -403,6 +416,29 @@ def _curate(args: argparse.Namespace) -> int:
     ))
     print(result.table)
     print(f"\noutputs in {result.summary['out']} (curation.json lists them)", file=sys.stderr)
+    return 0
+
+
+def _label_sample(args: argparse.Namespace) -> int:
+    from profiler.evaluation.sampling import label_sample
+
+    result = label_sample(args.run_dir, args.n, args.out, args.seed, args.signals, args.html)
+    print(f"{result.rows:,} rows from {result.strata} strata in {result.path} "
+          f"({result.captions_found:,} with captions): fill in the label columns, then run "
+          f"bias-profiler evaluate {args.run_dir} --labels {result.path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from profiler.evaluation.evaluate import evaluate_run
+
+    path, document = evaluate_run(args.run_dir, args.labels)
+    for column, result in document["columns"].items():
+        parts = [f"{m} {result[m]['value']:.2f} [{result[m]['low']:.2f}-{result[m]['high']:.2f}]"
+                 if result[m]["value"] is not None else f"{m} -"
+                 for m in ("precision", "recall", "specificity")]
+        print(f"{column}: {result['n']} labels; {'; '.join(parts)}")
+    print(f"{path}: run bias-profiler report {args.run_dir} for corrected rates")
     return 0
 
 

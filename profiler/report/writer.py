@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ def write_outputs(
     """Write every output of a run; returns (index.html, stats.json) paths."""
     document = build_document(counts, cells, plan, meta, spec.stats, shard_parts, baseline, curation)
     document["settings"]["redact_captions"] = bool(spec.redact_captions)
+    add_tagger_quality(root, document, strict=False)
     stats_path = root / "stats.json"
     atomic_write_json(stats_path, document)
     atomic_write_json(root / "examples.json", examples)
@@ -41,6 +43,30 @@ def write_outputs(
     html_path = root / "index.html"
     atomic_write_bytes(html_path, render_html(document, examples, spec.redact_captions).encode())
     return html_path, stats_path
+
+
+def add_tagger_quality(root: Path, document: dict[str, Any], strict: bool = True) -> None:
+    """Corrected rates and the Tagger quality section, when the run has an evaluation.json.
+
+    Not `strict` (at the end of a profile): an unreadable evaluation.json is logged and skipped,
+    so it never costs the run's other outputs."""
+    from profiler.errors import UserError
+    from profiler.report.evaluation_file import load_evaluation
+    from profiler.report.quality import CORRECTED_FIELDS, apply_evaluation
+
+    for cell in document.get("cells", []):  # numbers of an earlier evaluation never linger
+        for key in CORRECTED_FIELDS:
+            cell.pop(key, None)
+    document.pop("tagger_quality", None)
+    try:
+        evaluation = load_evaluation(root)
+    except UserError as error:
+        if strict:
+            raise
+        logging.getLogger("profiler.report").warning("no corrected rates: %s", error)
+        return
+    if evaluation is not None:
+        apply_evaluation(document, evaluation)
 
 
 def write_tables(folder: Path, document: dict[str, Any]) -> None:
@@ -68,6 +94,12 @@ def write_tables(folder: Path, document: dict[str, Any]) -> None:
         "changes": comparison.get("changes", []),
         "curation": _curation_rows(document.get("curation")),
     }
+    if document.get("tagger_quality"):
+        from profiler.report.quality import quality_rows
+
+        tables["tagger_quality"] = quality_rows(document["tagger_quality"])
+    else:
+        (folder / "tagger_quality.csv").unlink(missing_ok=True)
     for name, records in tables.items():
         atomic_write_bytes(folder / f"{name}.csv", csv_bytes(records))
 
@@ -137,8 +169,13 @@ def _format_p(value: float | None) -> str:
 
 
 def rerender(run_dir: Path, redact: bool = False) -> Path:
-    """Re-render index.html from a finished run's stats.json (e.g. with captions redacted)."""
+    """Re-render index.html from a finished run's stats.json (e.g. with captions redacted); with an
+    evaluation.json, first add the corrected rates to stats.json and tables/."""
     document = json.loads((run_dir / "stats.json").read_text())
+    if (run_dir / "evaluation.json").is_file() or "tagger_quality" in document:
+        add_tagger_quality(run_dir, document)
+        atomic_write_json(run_dir / "stats.json", document)
+        write_tables(run_dir / "tables", document)
     examples_file = run_dir / "examples.json"
     examples = json.loads(examples_file.read_text()) if examples_file.exists() else {}
     html_path = run_dir / "index.html"
