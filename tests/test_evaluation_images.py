@@ -63,7 +63,7 @@ def label_and_evaluate(run: Path, signal: str, tmp_path: Path) -> tuple[list[dic
 @pytest.fixture(scope="module")
 def clip_run(tmp_path_factory) -> Path:
     pytest.importorskip("open_clip")
-    from profiler.models import testing
+    from tests import tiny_models as testing
 
     root = tmp_path_factory.mktemp("clip-eval")
     name = testing.register_model(root, "tiny-eval")
