@@ -164,6 +164,9 @@ class IdentityTagger(Tagger):
         )
         is_identity = group >= 0
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
+        # "Greek Orthodox priest", "Spanish flamenco dancer", "British Prime Minister": one
+        # word the lexicon does not know may stand right before the person noun.
+        filler |= ~known & _shift(is_person, parent, 1, False) & ~_is_number(tokens)
 
         found_at = _find_person_noun(is_identity, is_person, filler, parent)
         noun_pos = np.where(found_at >= 0, found_at, 0)
@@ -203,6 +206,12 @@ class IdentityTagger(Tagger):
         plain_person = (person_gender >= 0) & ~possessive & ~attr(lex.derived, False)
         row_gender = _combine_genders(parent[plain_person], person_gender[plain_person], m)
         return mentions, row_gender
+
+
+def _is_number(tokens: pa.Array) -> np.ndarray:
+    """Tokens that start with a digit ("3 girls' dresses", "2 men" are counts, not roles)."""
+    return np.asarray(pc.match_substring_regex(tokens, r"^[0-9]").fill_null(False)
+                      .to_numpy(zero_copy_only=False), bool)
 
 
 def _shift(values: np.ndarray, parent: np.ndarray, offset: int, fill) -> np.ndarray:
