@@ -158,10 +158,12 @@ class IdentityTagger(Tagger):
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         is_person &= ~attr(lex.weak, False) | ends_phrase
         possessive = attr(lex.possessive, False)
+        product, breaker = attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False)
         product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
-            attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False),
-            parent, lex.product_window,
+            product, breaker, parent, lex.product_window
         )
+        # Any person noun, two tokens at most: "Actress Mahira Khan Dress" still shows her.
+        garment_next = _product_ahead(product, breaker, parent, min(2, lex.product_window))
         is_identity = group >= 0
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
         # "Greek Orthodox priest", "Spanish flamenco dancer", "British Prime Minister": one
@@ -180,6 +182,9 @@ class IdentityTagger(Tagger):
         # "Italian designer handbags": a derived noun before a product noun is a modifier.
         adjective_ok &= ~(attr(lex.derived, False)[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
+        # "Korean Style Women Summer Dress": a person noun with a garment after it (no verb or
+        # preposition between) names the buyer of a listing, not a person shown.
+        adjective_ok &= ~garment_next[noun_pos]
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
         # "the first Emirati to ...", "Two Chinese arrested": an adjective used as a noun.
         noun_ok |= (

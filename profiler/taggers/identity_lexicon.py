@@ -175,6 +175,9 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("determiner", "determiners"), ("follower", "noun_followers")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
+    # Known words with no role: they stop the one-unknown-word bridge ("French horn player").
+    for word in grammar.get("subject_nouns", []):
+        entry(word.lower())
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
         entry(word.lower()).colour_blocker = True
     entry("of")
