@@ -402,6 +402,19 @@ WEB_PERSON_KNOWN_MISSES = [
 ]
 
 WEB_SEXUAL_LEVELS = [
+    ('2020 Hot Sale Women Casual Dress', 'none'),
+    ('Hot Selling Ladies Handbag', 'none'),
+    ('New Hot Women Sneakers', 'none'),
+    ("HOT Women's Summer Dress", 'none'),
+    ('Hot Fashion Girls Dress', 'none'),
+    ('Hot Style Women Wig Long Curly', 'none'),
+    ('Hot New Models 2020 Cars', 'none'),
+    ('Hot Girls Party Dress Kids', 'none'),
+    ('Hot Asian girls in bikini', 'suggestive'),
+    ('Hot teen in short dress', 'suggestive'),
+    ('Hot Sexy Women Summer Dress', 'suggestive'),
+    ('Hot Mom Club shirt', 'suggestive'),
+    ('Hot girls dancing at a party', 'suggestive'),
     ('Rockabilly Pin Up Dress Polka Dot', 'none'),
     ('Pinup Girl Clothing Jenny Dress', 'none'),
     ('Naughty or Nice Christmas Sweater', 'none'),
