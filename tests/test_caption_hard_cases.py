@@ -155,6 +155,10 @@ def test_missed_sexual_terms_are_found(sexual_terms, caption, expected):
 # celebrity and sports captions, porn spam), decided by tests/data/LABELLING.md --------------
 
 WEB_PERSON_MENTIONS = [
+    ('African Woman T-shirt', 'black'),
+    ('Indian bride lehenga', 'south_asian'),
+    ('Japanese girl kimono portrait', 'east_asian'),
+    ('Pakistani Actress Mahira Khan Dress', 'south_asian'),
     ('An Aussie abroad', 'other'),
     ('A Nepali climber on Everest', 'south_asian'),
     ('Indian PM Narendra Modi', 'south_asian'),

@@ -162,7 +162,7 @@ class IdentityTagger(Tagger):
         product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
             product, breaker, parent, lex.product_window
         )
-        # Any person noun, two tokens at most: "Actress Mahira Khan Dress" still shows her.
+        # Two tokens at most: "Women Mahira Khan Dresses" is no listing shape.
         garment_next = _product_ahead(product, breaker, parent, min(2, lex.product_window))
         is_identity = group >= 0
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
@@ -182,9 +182,10 @@ class IdentityTagger(Tagger):
         # "Italian designer handbags": a derived noun before a product noun is a modifier.
         adjective_ok &= ~(attr(lex.derived, False)[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
-        # "Korean Style Women Summer Dress": a person noun with a garment after it (no verb or
-        # preposition between) names the buyer of a listing, not a person shown.
-        adjective_ok &= ~garment_next[noun_pos]
+        # "Korean Style Women Summer Dress": a buyer noun with a garment after it (no verb or
+        # preposition between) names who a listing is for, not a person shown ("African Woman
+        # T-shirt", "Indian bride lehenga" show one).
+        adjective_ok &= ~(attr(lex.buyer, False)[noun_pos] & garment_next[noun_pos])
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
         # "the first Emirati to ...", "Two Chinese arrested": an adjective used as a noun.
         noun_ok |= (
