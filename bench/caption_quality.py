@@ -32,9 +32,9 @@ LABELS = ROOT / "tests" / "data" / "real_captions_labelled.csv"
 SEXUAL = ("suggestive", "explicit")
 
 
-def predictions() -> tuple[list[bool], list[str]]:
+def predictions(path: Path = CAPTIONS) -> tuple[list[bool], list[str]]:
     """Person-mention flags and sexual levels of the 5,000 captions, from the shipped taggers."""
-    captions = pq.read_table(CAPTIONS, columns=["TEXT"]).column("TEXT").combine_chunks()
+    captions = pq.read_table(path, columns=["TEXT"]).column("TEXT").combine_chunks()
     batch = pa.RecordBatch.from_pydict({"caption": captions})
     person = IdentityTagger().tag(batch)[PERSON_MENTION].to_pylist()
     level = SexualTermsTagger().tag(batch)[LEVEL].to_pylist()
@@ -56,11 +56,14 @@ def confusion(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--errors", choices=("tune", "holdout"), help="list this half's errors")
+    parser.add_argument("--captions", type=Path, default=CAPTIONS,
+                        help="the real captions parquet (default: beside the repository)")
     args = parser.parse_args(argv)
-    if not CAPTIONS.exists():
-        print(f"{CAPTIONS} is absent: these figures need the shared real captions", file=sys.stderr)
+    if not args.captions.exists():
+        print(f"{args.captions} is absent: these figures need the shared real captions",
+              file=sys.stderr)
         return 2
-    person, level = predictions()
+    person, level = predictions(args.captions)
     with LABELS.open(newline="", encoding="utf-8") as handle:
         labels = list(csv.DictReader(handle))
     checks = {

@@ -6,7 +6,9 @@ maintained, reviewed inventory of nouns that denote people. A word is taken when
 
   * it is written in lower case in a `noun.person` synset (a common noun, not a name),
   * every noun sense of it is a person sense (no "guide" the book, "monitor" the screen,
-    "angel" the spirit), and
+    "angel" the spirit), or it is listed in `[person_nouns] wordnet_include` and its most
+    frequent sense (WordNet orders senses by frequency) is a person sense: role nouns that also
+    name a thing ("runner", "minister", "soldier", "explorer"), reviewed by hand, and
   * it is not mainly an adjective or a verb (fewer adjective / verb senses than noun senses),
     nor in the hand-made exclusions of the lexicon's `[person_nouns] wordnet_exclude`;
 
@@ -69,8 +71,9 @@ def _index(path: Path) -> dict[str, tuple[int, list[str]]]:
     return out
 
 
-def person_nouns(wn: Path, exclude: set[str]) -> list[str]:
-    """Singular common nouns whose dominant sense denotes a person."""
+def person_nouns(wn: Path, exclude: set[str], include: frozenset[str] = frozenset()) -> list[str]:
+    """Singular common nouns whose senses all denote a person, or (for `include`) whose most
+    frequent sense does."""
     lexfile, lowercase_person = {}, set()
     for line in (wn / "data.noun").read_text(encoding="latin-1").splitlines():
         if line.startswith(" "):
@@ -87,7 +90,10 @@ def person_nouns(wn: Path, exclude: set[str]) -> list[str]:
     keep = []
     for word in sorted(lowercase_person):
         senses, offsets = nouns.get(word, (0, []))
-        if not offsets or word in exclude or any(lexfile[o] != NOUN_PERSON for o in offsets):
+        if not offsets or word in exclude:
+            continue
+        dominant = word in include and lexfile[offsets[0]] == NOUN_PERSON
+        if not dominant and any(lexfile[o] != NOUN_PERSON for o in offsets):
             continue
         if adjectives.get(word, (0, []))[0] >= senses or verbs.get(word, (0, []))[0] > senses:
             continue
@@ -149,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = LEXICON.read_text(encoding="utf-8")
     start, stop = text.index(BEGIN), text.index(END) + len(END)
-    exclude = set(tomllib.loads(text)["person_nouns"].get("wordnet_exclude", []))
-    block = generated_block(person_nouns(wordnet_dir(), exclude), exclude)
+    nouns = tomllib.loads(text)["person_nouns"]
+    exclude = set(nouns.get("wordnet_exclude", []))
+    include = frozenset(nouns.get("wordnet_include", []))
+    block = generated_block(person_nouns(wordnet_dir(), exclude, include), exclude)
     if args.check:
         return 0 if text[start:stop] == block else 1
     LEXICON.write_text(text[:start] + block + text[stop:], encoding="utf-8")

@@ -165,12 +165,17 @@ class IdentityTagger(Tagger):
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         is_person &= ~attr(lex.weak, False) | ends_phrase
         possessive = attr(lex.possessive, False)
+        product, breaker = attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False)
         product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
-            attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False),
-            parent, lex.product_window,
+            product, breaker, parent, lex.product_window
         )
+        # Two tokens at most: "Women Mahira Khan Dresses" is no listing shape.
+        garment_next = _product_ahead(product, breaker, parent, min(2, lex.product_window))
         is_identity = group >= 0
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
+        # "Greek Orthodox priest", "Spanish flamenco dancer", "British Prime Minister": one
+        # word the lexicon does not know may stand right before the person noun.
+        filler |= ~known & _shift(is_person, parent, 1, False) & ~_is_number(tokens)
 
         found_at = _find_person_noun(is_identity, is_person, filler, parent)
         noun_pos = np.where(found_at >= 0, found_at, 0)
@@ -184,6 +189,10 @@ class IdentityTagger(Tagger):
         # "Italian designer handbags": a derived noun before a product noun is a modifier.
         adjective_ok &= ~(attr(lex.derived, False)[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
+        # "Korean Style Women Summer Dress": a buyer noun with a garment after it (no verb or
+        # preposition between) names who a listing is for, not a person shown ("African Woman
+        # T-shirt", "Indian bride lehenga" show one).
+        adjective_ok &= ~(attr(lex.buyer, False)[noun_pos] & garment_next[noun_pos])
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
         # "the first Emirati to ...", "Two Chinese arrested": an adjective used as a noun.
         noun_ok |= (
@@ -210,6 +219,12 @@ class IdentityTagger(Tagger):
         plain_person = (person_gender >= 0) & ~possessive & ~attr(lex.derived, False)
         row_gender = _combine_genders(parent[plain_person], person_gender[plain_person], m)
         return mentions, row_gender
+
+
+def _is_number(tokens: pa.Array) -> np.ndarray:
+    """Tokens that start with a digit ("3 girls' dresses", "2 men" are counts, not roles)."""
+    return np.asarray(pc.match_substring_regex(tokens, r"^[0-9]").fill_null(False)
+                      .to_numpy(zero_copy_only=False), bool)
 
 
 def _shift(values: np.ndarray, parent: np.ndarray, offset: int, fill) -> np.ndarray:

@@ -35,6 +35,7 @@ class _Entry:
     colour_blocker: bool = False
     derived: bool = False  # a person noun only for mentions (WordNet vocabulary, weak nouns)
     weak: bool = False
+    buyer: bool = False  # a plural person noun that names a listing's buyers ("women", "men")
     determiner: bool = False
     follower: bool = False
 
@@ -75,6 +76,7 @@ class IdentityLexicon:
     colour_blocker: np.ndarray
     derived: np.ndarray
     weak: np.ndarray
+    buyer: np.ndarray
     determiner: np.ndarray
     follower: np.ndarray
     of_id: int
@@ -171,10 +173,13 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     for flag, key in (("modifier", "modifiers"), ("modifier", "modifiers_roles"),
                       ("connector", "connectors"), ("descent", "descent_words"),
                       ("diaspora", "diaspora_suffixes"), ("product", "product_nouns"),
-                      ("brand", "brand_nouns"),
+                      ("brand", "brand_nouns"), ("buyer", "buyer_nouns"),
                       ("determiner", "determiners"), ("follower", "noun_followers")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
+    # Known words with no role: they stop the one-unknown-word bridge ("French horn player").
+    for word in grammar.get("subject_nouns", []):
+        entry(word.lower())
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
         entry(word.lower()).colour_blocker = True
     entry("of")
@@ -231,6 +236,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         colour_blocker=column("colour_blocker", bool),
         derived=column("derived", bool),
         weak=column("weak", bool),
+        buyer=column("buyer", bool),
         determiner=column("determiner", bool),
         follower=column("follower", bool),
         of_id=index["of"],

@@ -34,10 +34,15 @@ class SexualTermsTagger(Tagger):
         suggestive = require(data, "levels.suggestive.terms")
         apparel_spec = data.get("levels", {}).get("apparel", {})
         apparel = apparel_spec.get("terms", [])
-        self.explicit_pattern = alternation(explicit, plural=True)
-        self.suggestive_pattern = alternation(suggestive, plural=True)
+        levels = data.get("levels", {})
+        explicit_re = _patterns(levels.get("explicit", {}))
+        suggestive_re = _patterns(levels.get("suggestive", {}))
+        self.explicit_pattern = _join(alternation(explicit, plural=True), explicit_re)
+        self.suggestive_pattern = _join(alternation(suggestive, plural=True), suggestive_re)
         self.apparel_pattern = alternation(apparel, plural=True)
-        self.any_pattern = alternation([*explicit, *suggestive, *apparel], plural=True)
+        # One candidate pass: level patterns ride along in the same RE2 alternation.
+        self.any_pattern = _join(alternation([*explicit, *suggestive, *apparel], plural=True),
+                                 explicit_re + suggestive_re)
         # An apparel term worn by a person outside a listing reads as suggestive; on a
         # children's product it is no level at all.
         self.person_pattern = alternation(apparel_spec.get("person", []))
@@ -81,6 +86,15 @@ class SexualTermsTagger(Tagger):
             suggestive[rows[worn & ~child]] = True
             apparel[rows[worn]] = False
         return np.select([explicit, suggestive, apparel], [_EXPLICIT, _SUGGESTIVE, _APPAREL], _NONE)
+
+
+def _patterns(level: dict) -> list[str]:
+    """A level's RE2 patterns (for word combinations a term list cannot say: "hot asian girl")."""
+    return [f"(?:{p})" for p in level.get("patterns", [])]
+
+
+def _join(terms_pattern: str, patterns: list[str]) -> str:
+    return "|".join([terms_pattern, *patterns])
 
 
 def _level_in(lowest: int, highest: int):
