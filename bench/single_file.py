@@ -36,19 +36,21 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_profile import CAPTIONS, OUT, SEED, _laion_rows, wait_for_quiet
 
 RESULTS = OUT / "single_file.json"
+TAGGERS = "identity,sexual_terms,dataset"  # the workload of the issue that asked for units
 SAME_ROWS_IGNORED = ("run", "shards", "bootstrap")  # what depends on how rows are cut into files
 
 
 def build(rows: int, row_groups: int, files: int) -> tuple[Path, Path]:
     """(a folder with one file of `rows` rows in `row_groups` row groups, a folder with the same
     rows in `files` files), built once and cached."""
-    root = OUT / f"single-file-{rows}-{row_groups}-{files}"
+    root = OUT / f"single-file-{rows}-{row_groups}-{files}-keyed"
     one, many = root / "one", root / "many"
     if (root / "_complete.json").exists():
         return one, many
@@ -64,6 +66,10 @@ def build(rows: int, row_groups: int, files: int) -> tuple[Path, Path]:
     part_index = -1
     for start in range(0, rows, group_rows):
         chunk = _laion_rows(source, start, min(start + group_rows, rows), rng)
+        # img2dataset-style keys: a row keeps its identity whichever file holds it, so the two
+        # layouts' stats.json (examples, the language sample) can be compared exactly
+        chunk = chunk.append_column("key", pc.cast(pa.array(np.arange(start, start + chunk.num_rows)),
+                                                   pa.string()))
         if writer is None:
             writer = pq.ParquetWriter(one / "laion-part.parquet", chunk.schema)
         writer.write_table(chunk, row_group_size=group_rows)
@@ -88,7 +94,7 @@ def build(rows: int, row_groups: int, files: int) -> tuple[Path, Path]:
 
 def command(folder: Path, out: Path, extra: list[str]) -> list[str]:
     return [sys.executable, "-m", "profiler", "-q", "profile", str(folder), "--out", str(out),
-            "--name", "single-file", "--workers", "2", *extra]
+            "--name", "single-file", "--workers", "2", "--taggers", TAGGERS, *extra]
 
 
 def timed(args: argparse.Namespace, name: str, folder: Path, rows: int,
