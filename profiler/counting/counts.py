@@ -300,21 +300,46 @@ def _any_gender_members(parts: list[Part]) -> list[tuple[np.ndarray | None, np.n
     return members
 
 
+JOINT_PATTERN_LIMIT = 3**8  # signals' joint states tallied at once up to 8 signals, else pair by pair
+
+
 def _count_joint(counts: Counts, members, evaluated) -> None:
-    """Joint outcomes of each signal pair per population (any gender), for agreement."""
-    n_pop = len(counts.populations)
-    for i in range(len(evaluated)):
-        for j in range(i + 1, len(evaluated)):
-            (obs_i, pos_i), (obs_j, pos_j) = evaluated[i], evaluated[j]
-            both = (obs_i & obs_j).astype(np.float64)
-            combo = 2 * (pos_i & obs_i).astype(np.int64) + (pos_j & obs_j).astype(np.int64)
-            flat = np.zeros(n_pop * 4)
-            for rows, population in members:
-                c = combo if rows is None else combo[rows]
-                w = both if rows is None else both[rows]
-                flat += np.bincount(population * 4 + c, weights=w, minlength=n_pop * 4)
-            counts.joint[:, i, j, :] = np.rint(flat).astype(np.int64).reshape(n_pop, 4)
-    return None
+    """Joint outcomes of each signal pair per population (any gender), for agreement.
+
+    Each row's states over all signals (unknown / negative / positive: a base-3 number) are
+    tallied once per population; every pair's 2x2 table is then read off those few patterns,
+    instead of one pass over the rows per pair."""
+    k = len(evaluated)
+    if k < 2:
+        return
+    if 3**k > JOINT_PATTERN_LIMIT:
+        for i in range(k):
+            for j in range(i + 1, k):
+                _count_joint_patterns(counts, members, [evaluated[i], evaluated[j]], [(0, 1, i, j)])
+        return
+    _count_joint_patterns(counts, members, evaluated,
+                          [(i, j, i, j) for i in range(k) for j in range(i + 1, k)])
+
+
+def _count_joint_patterns(counts: Counts, members, evaluated, pairs) -> None:
+    """Tally base-3 state patterns of `evaluated` per population, then fill `counts.joint` for
+    each (i, j, out_i, out_j) of `pairs` (i, j index `evaluated`; out_* index the signals)."""
+    n_pop, width = len(counts.populations), 3 ** len(evaluated)
+    pattern = np.zeros(len(evaluated[0][0]), np.int64)
+    for power, (observed, positive) in enumerate(evaluated):
+        pattern += (observed.astype(np.int64) + (observed & positive)) * 3**power
+    tally = np.zeros(n_pop * width, np.int64)
+    for rows, population in members:
+        codes = pattern if rows is None else pattern[rows]
+        tally += np.bincount(np.asarray(population) * width + codes, minlength=n_pop * width)
+    tally = tally.reshape(n_pop, width)
+    digits = np.arange(width)
+    for i, j, out_i, out_j in pairs:
+        state_i, state_j = digits // 3**i % 3, digits // 3**j % 3
+        both = (state_i > 0) & (state_j > 0)
+        combo = 2 * (state_i == 2) + (state_j == 2)
+        for value in range(4):
+            counts.joint[:, out_i, out_j, value] = tally[:, both & (combo == value)].sum(axis=1)
 
 
 def _identity_agreement(lexicon: pa.ChunkedArray, clip: pa.ChunkedArray,
