@@ -88,3 +88,29 @@ def test_removed_rows_match_a_direct_count():
     removed = np.nan_to_num(punsafe, nan=0) >= 0.5
     any_terms = np.isin(level, ["suggestive", "explicit"])
     assert counts.impact["dataset_punsafe"].positive[all_i, any_g, s] == (removed & any_terms).sum()
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_each_signal_s_counting_rule_and_filter_expression_agree(seed):
+    """A signal is declared once, with its rule in two forms (a vectorised function for counting,
+    a filter expression for curation): both must flag and judge the same rows."""
+    from profiler.curate.compile import Vocabulary, compile_filter
+    from profiler.taggers import tag_vocabulary
+
+    rng = np.random.default_rng(seed)
+    tags = random_tags(rng, 4000)
+    levels = rng.choice(["none", "apparel", "suggestive", "explicit", None], tags.num_rows)
+    tags = tags.set_column(tags.schema.get_field_index("sexual_terms.level"), "sexual_terms.level",
+                           pa.array(levels.tolist(), pa.string()))
+    labels = rng.choice(["NSFW", "UNLIKELY", "UNSURE", None], tags.num_rows)
+    tags = tags.set_column(tags.schema.get_field_index("dataset.nsfw_label"), "dataset.nsfw_label",
+                           pa.array(labels.tolist(), pa.string()))
+    values, ordered = tag_vocabulary()
+    vocabulary = Vocabulary(values, ordered)
+    for signal in SIGNALS:
+        observed, positive = signal.evaluate(tags)
+        result = compile_filter(signal.expression, tags.schema, vocabulary).evaluate(tags)
+        judged = np.asarray(result.is_valid().to_numpy(zero_copy_only=False), bool)
+        flagged = np.asarray(result.fill_null(False).to_numpy(zero_copy_only=False), bool)
+        assert np.array_equal(observed & positive, flagged), signal.name
+        assert np.array_equal(observed, judged), signal.name
