@@ -302,6 +302,12 @@ def test_profile_reports_language_coverage(tmp_path):
         - pc.sum(outside).as_py()
     html = (out / "index.html").read_text()
     assert 'id="language"' in html and "Language coverage" in html
+    # curation reads the same populations from the tag files: other languages are not no_identity
+    from profiler.curate import standard_filter_impacts
+
+    counted = stats["curation"]
+    assert json.loads(json.dumps(standard_filter_impacts(out, counted["min_support"],
+                                                         counted["confidence"]))) == counted
 
     # the same captions without the column: an estimate instead, and no_identity keeps every row
     for part in sorted(data.glob("*.parquet")):

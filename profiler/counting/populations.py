@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from profiler.counting.languages import CODE as LANGUAGE_CODE
 from profiler.counting.languages import covered_rows
 from profiler.schema import GENDERS
 from profiler.taggers import Membership, population_membership
@@ -121,8 +122,9 @@ class Populations:
         return self.membership or population_membership()
 
     def tag_columns(self) -> tuple[str, ...]:
-        """The tag columns `assign` reads (the row gender only splits cells curation omits)."""
-        return (self.columns.person, self.columns.mentions)
+        """The tag columns `assign` reads (the row gender only splits cells curation omits; the
+        language code decides who the lexicon could read)."""
+        return (self.columns.person, self.columns.mentions, *((LANGUAGE_CODE,) if self.languages else ()))
 
     def parts(self, tags: pa.Table) -> list[Part]:
         """Each row's population x gender cells (flat over `names` x GENDER_AXIS), once per row."""

@@ -40,6 +40,7 @@ class TaggedRun:
     groups: dict[str, str] = field(default_factory=dict)  # group -> label, taxonomy order
     aggregates: dict[str, list[str]] = field(default_factory=dict)
     tag_files: dict[str, list[Path]] = field(default_factory=dict)  # a split shard: its units' files
+    languages: tuple[str, ...] = ()  # the identity lexicon's: rows in others are not "no identity"
 
     def tags_path(self, shard_id: str) -> Path:
         return self.root / "tags" / f"{shard_id}.parquet"
@@ -81,7 +82,8 @@ class TaggedRun:
 
     def populations(self) -> Populations:
         """The run's population axis (its membership rules live in profiler.counting)."""
-        return Populations(tuple(self.groups), {k: tuple(v) for k, v in self.aggregates.items()})
+        return Populations(tuple(self.groups), {k: tuple(v) for k, v in self.aggregates.items()},
+                           languages=tuple(self.languages))
 
 
 def open_tagged_run(run_dir: str | Path) -> TaggedRun:
@@ -113,8 +115,10 @@ def open_tagged_run(run_dir: str | Path) -> TaggedRun:
     schema = _unified_schema([p for s in shard_ids for p in units_of.get(s, [tag_files.get(s)])])
     if KEY not in schema.names:
         raise UserError(f"the tag files of {root} have no key column; re-run bias-profiler profile")
-    groups, aggregates = _taxonomy(spec) if population_membership().groups in schema.names else ({}, {})
-    return TaggedRun(root, spec, shard_ids, incomplete, schema, groups, aggregates, units_of)
+    groups, aggregates, languages = ({}, {}, ())
+    if population_membership().groups in schema.names:
+        groups, aggregates, languages = _taxonomy(spec)
+    return TaggedRun(root, spec, shard_ids, incomplete, schema, groups, aggregates, units_of, languages)
 
 
 def _split_shards(parts: Path) -> dict[str, list[str]]:
@@ -143,10 +147,10 @@ def _unified_schema(paths: list[Path]) -> pa.Schema:
         raise UserError(f"tag files disagree on column types ({error}); re-run the profile") from None
 
 
-def _taxonomy(spec: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Groups (with labels) and aggregates of the identity lexicon the run used."""
+def _taxonomy(spec: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]], tuple[str, ...]]:
+    """Groups (with labels), aggregates and languages of the identity lexicon the run used."""
     settings = (spec.get("tagger_settings") or {}).get("identity") or {}
     data = load_lexicon("identity", settings.get("lexicon_path"))
     groups = {name: str(table.get("label", name)) for name, table in data.get("groups", {}).items()}
     aggregates = {k: [m for m in v if m in groups] for k, v in data.get("aggregates", {}).items()}
-    return groups, aggregates
+    return groups, aggregates, tuple(data.get("meta", {}).get("languages", ()))
