@@ -52,6 +52,22 @@ WILSON_SETTINGS = [
 ]
 
 
+
+def test_wilson_equals_statsmodels():
+    """The closed form matches the library's Wilson interval on a grid of counts and levels."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    for confidence in (0.9, 0.95, 0.999):
+        for n in (1, 2, 7, 30, 101, 5000, 10**7):
+            for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+                if not 0 <= k <= n:
+                    continue
+                want = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
+                got = wilson(k, n, confidence)
+                assert np.allclose(got, [max(min(want[0], k / n), 0), min(max(want[1], k / n), 1)],
+                                   rtol=1e-12, atol=1e-15), (k, n, confidence)
+
+
 @pytest.mark.parametrize(("n", "p"), WILSON_SETTINGS)
 def test_wilson_coverage(n, p):
     rng = np.random.default_rng(1000 + n + int(p * 100))

@@ -6,18 +6,31 @@ shard workers (which only count) never need them.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from profiler.defaults import CONFIDENCE
 
 
 def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    from statsmodels.stats.proportion import proportion_confint
-
-    low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
+    """Wilson score interval, the closed form statsmodels' `proportion_confint(method="wilson")`
+    computes (tests compare the two): a run computes thousands, and the library call's argument
+    handling cost about 90 us each, a large share of the end of a run."""
     rate = k / n
+    z = two_sided_z(confidence)
+    z2n = z * z / n
+    centre = (rate + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(rate * (1 - rate) / n + z2n / (4 * n)) / (1 + z2n)
     # Clamp floating-point dust: at k = 0 or k = n the bound must equal the rate exactly.
-    return float(max(min(low, rate), 0.0)), float(min(max(high, rate), 1.0))
+    return float(max(min(centre - half, rate), 0.0)), float(min(max(centre + half, rate), 1.0))
+
+
+@functools.lru_cache(maxsize=16)
+def two_sided_z(confidence: float) -> float:
+    """The normal quantile of a two-sided interval at `confidence`."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2))
 
 
 def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: float = CONFIDENCE):
@@ -38,9 +51,7 @@ def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: 
     p_all = w * p_g + (1 - w) * p_r
     var = (1 / p_g - w / p_all) ** 2 * p_g * (1 - p_g) / n_g
     var += ((1 - w) / p_all) ** 2 * p_r * (1 - p_r) / n_rest
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + confidence / 2)
+    z = two_sided_z(confidence)
     centre = math.log(p_g / p_all)
     half = z * math.sqrt(var)
     return _contain(estimate, math.exp(centre - half), math.exp(centre + half))
