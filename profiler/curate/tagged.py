@@ -1,9 +1,9 @@
 """A profiled run as curation input: its complete tag shards, schema, taxonomy and sources.
 
-Reads only what `profile` has written before its report (run.json, tags/, parts/*.done), so the
-report can call curation functions while the run is being finished. A file profiled as several
-work units (parts/<id>.units.json lists them) is one shard here: complete when every unit is,
-its tags the units' tag files (tags/<id>/rgLLLLL-HHHHH.parquet) in file order.
+Which shards are complete and where their tags are comes from the run-folder code
+(`RunFolder.tagged_shards`): a file profiled as several work units is one shard here, complete
+when every unit is, its tags the units' tag files in file order, read as one `pyarrow.dataset`
+over the run's unified tag schema (a column a file lacks reads as nulls).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from profiler.counting.populations import Populations, population_labels
 from profiler.curate.compile import Vocabulary
+from profiler.engine.runfolder import RunFolder
 from profiler.errors import UserError
 from profiler.schema import KEY
-from profiler.sources.units import UNITS_SUFFIX
 from profiler.taggers import population_membership, tag_vocabulary
 from profiler.taggers.lexicon import load_lexicon
 
@@ -51,16 +52,9 @@ class TaggedRun:
 
     def batches(self, shard_id: str, columns: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
         """Stream a shard's tags reading only `columns`; a column the shard lacks reads as nulls."""
-        for path in self.tag_paths(shard_id):
-            parquet = pq.ParquetFile(path)
-            present = [c for c in columns if c in parquet.schema_arrow.names]
-            absent = [c for c in columns if c not in present]
-            for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
-                table = pa.Table.from_batches([batch])
-                for name in absent:
-                    table = table.append_column(
-                        self.schema.field(name), pa.nulls(table.num_rows, self.schema.field(name).type))
-                yield table.select(columns)
+        files = ds.dataset([str(p) for p in self.tag_paths(shard_id)], schema=self.schema, format="parquet")
+        for batch in files.to_batches(columns=columns, batch_size=batch_rows, use_threads=False):
+            yield pa.Table.from_batches([batch])
 
     def vocabulary(self) -> Vocabulary:
         """Known values of the text tag columns, so a typo'd value is an error."""
@@ -96,47 +90,21 @@ def open_tagged_run(run_dir: str | Path) -> TaggedRun:
         spec = json.loads(run_file.read_text()).get("spec", {})
     except json.JSONDecodeError as error:
         raise UserError(f"{run_file} is not valid JSON: {error}") from None
-    tag_files = {_shard_id(p, root / "tags", ".parquet"): p for p in (root / "tags").rglob("*.parquet")}
-    done = {_shard_id(p, root / "parts", ".done") for p in (root / "parts").rglob("*.done")}
-    started = {_shard_id(p, root / "parts", ".counts.json")
-               for p in (root / "parts").rglob("*.counts.json")}
-    split = _split_shards(root / "parts")  # file id -> its unit ids
-    owner = {unit: shard for shard, units in split.items() for unit in units}
-    whole = {s for s in tag_files if s in done and s not in owner and s not in split}
-    units_of = {shard: [tag_files[u] for u in units if u in tag_files]  # a unit may tag no row
-                for shard, units in split.items()
-                if all(u in done for u in units) and any(u in tag_files for u in units)}
-    shard_ids = sorted(whole | set(units_of))
-    incomplete = sorted({owner.get(s, s) for s in started | set(tag_files)} - set(shard_ids))
+    found = RunFolder(root).tagged_shards()
+    shard_ids = list(found.files)
     if not shard_ids:
-        why = ("it was profiled with --no-tags" if done and not tag_files else "no shard has finished")
+        no_tags = found.any_done and not found.any_tags
+        why = "it was profiled with --no-tags" if no_tags else "no shard has finished"
         raise UserError(f"{root} holds no per-sample tags to curate ({why}): run bias-profiler profile "
                         "again without --no-tags")
-    schema = _unified_schema([p for s in shard_ids for p in units_of.get(s, [tag_files.get(s)])])
+    schema = _unified_schema([p for paths in found.files.values() for p in paths])
     if KEY not in schema.names:
         raise UserError(f"the tag files of {root} have no key column; re-run bias-profiler profile")
     groups, aggregates, languages = ({}, {}, ())
     if population_membership().groups in schema.names:
         groups, aggregates, languages = _taxonomy(spec)
-    return TaggedRun(root, spec, shard_ids, incomplete, schema, groups, aggregates, units_of, languages)
-
-
-def _split_shards(parts: Path) -> dict[str, list[str]]:
-    """Files profiled as work units: id -> unit ids in file order (from parts/<id>.units.json)."""
-    out = {}
-    for path in parts.rglob(f"*{UNITS_SUFFIX}"):
-        try:
-            names = json.loads(path.read_text())["units"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged index: its units read as incomplete shards
-        shard_id = _shard_id(path, parts, UNITS_SUFFIX)
-        out[shard_id] = [f"{shard_id}/{name}" for name in names]
-    return out
-
-
-def _shard_id(path: Path, folder: Path, suffix: str) -> str:
-    """Shard ids are paths relative to parts/ and tags/ (the trees mirror the input tree)."""
-    return path.relative_to(folder).as_posix().removesuffix(suffix)
+    return TaggedRun(root, spec, shard_ids, found.incomplete, schema, groups, aggregates, found.files,
+                     languages)
 
 
 def _unified_schema(paths: list[Path]) -> pa.Schema:

@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,29 @@ class RunFolder:
         self.state = {**self.state, "finished": {"at": now, "shards": shard_ids}, "history": history}
         atomic_write_json(self.root / RUN_FILE, self.state)
 
+    # -- a finished run's tags, as its consumers read them (curate, evaluate, calibrate) -------
+
+    def tagged_shards(self) -> TaggedShards:
+        """Complete shards that have tags, in id order, with their tag files in row order (one,
+        or one per work unit: a split file counts once all its units are complete), and the
+        shards started but not complete."""
+        tag_files = {_relative_id(p, self.tags, ".parquet"): p for p in self.tags.rglob("*.parquet")}
+        done = set(self.marked_units())
+        started = {_relative_id(p, self.parts, ".counts.json") for p in self.parts.rglob("*.counts.json")}
+        split = {}  # file id -> its unit ids, from parts/<id>.units.json
+        for path in self.parts.rglob(f"*{UNITS_SUFFIX}"):
+            shard_id = _relative_id(path, self.parts, UNITS_SUFFIX)
+            if self.units_index(shard_id) is not None:  # a damaged index: its units are incomplete
+                split[shard_id] = self.unit_ids(shard_id)
+        owner = {unit: shard for shard, units in split.items() for unit in units}
+        files = {s: [p] for s, p in tag_files.items() if s in done and s not in owner and s not in split}
+        for shard, units in split.items():
+            if all(u in done for u in units) and any(u in tag_files for u in units):
+                files[shard] = [tag_files[u] for u in units if u in tag_files]  # a unit may tag no row
+        incomplete = sorted({owner.get(s, s) for s in started | set(tag_files)} - set(files))
+        return TaggedShards(dict(sorted(files.items())), incomplete, any_done=bool(done),
+                            any_tags=bool(tag_files))
+
     # -- where a run stands (bias-profiler status; engine/status.py) --------------------------
 
     def record_plan(self, ids: list[str]) -> None:
@@ -316,3 +340,16 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+@dataclass(frozen=True)
+class TaggedShards:
+    files: dict[str, list[Path]]  # complete shard id -> its tag files in row order
+    incomplete: list[str]  # started, not complete
+    any_done: bool  # some completion marker exists (no tags then: profiled with --no-tags)
+    any_tags: bool
+
+
+def _relative_id(path: Path, folder: Path, suffix: str) -> str:
+    """Ids are paths relative to parts/ and tags/ (the trees mirror the input tree)."""
+    return path.relative_to(folder).as_posix().removesuffix(suffix)
