@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.taggers.identity import GENDER, GROUPS, MENTIONS, PERSON_MENTION
+from profiler.taggers.identity import GENDER, GROUPS, HAS_TERM, MENTIONS, PERSON_MENTION
 from profiler.taggers.sexual_terms import LEVEL
 
 from .conftest import captions_batch
@@ -820,3 +820,11 @@ WEB_SEXUAL_ROUND3 = [
 @pytest.mark.parametrize(("caption", "expected"), WEB_SEXUAL_ROUND3)
 def test_web_sexual_levels_round3(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption
+
+
+def test_common_word_demonyms_need_their_capital(identity):
+    """"a Pole" is a person only written as a demonym; "a pole" is not even an identity term."""
+    out = identity.tag(captions_batch(["Flag on a pole in the garden", "a Pole in London",
+                                       "Polish flag on a pole in the garden", "the Finn who won"]))
+    assert out[PERSON_MENTION].to_pylist() == [False, True, False, True]
+    assert out[HAS_TERM].to_pylist() == [False, True, True, True]
