@@ -814,6 +814,21 @@ WEB_SEXUAL_ROUND3 = [
     ('Horny milf', 'explicit'),
     ('Kinky bondage photos', 'explicit'),
     ('Babe in lingerie', 'suggestive'),
+    ('Sunday brunch #food porn', 'none'),
+    ('Food porn: the best burgers in town', 'none'),
+    ('Cabin porn: a log cabin in the woods', 'none'),
+    ('Earth porn: sunset over the Alps', 'none'),
+    ('Poverty porn in documentary film', 'none'),
+    ('Happy Birthday Mum xxx', 'none'),
+    ('Love you lots xxx card', 'none'),
+    ('Thank you xxx', 'none'),
+    ('Nue propriété à vendre, appartement Paris', 'none'),
+    ('Vente en nue-propriété', 'none'),
+    ('Free porn videos', 'explicit'),
+    ('XXX hardcore movies', 'explicit'),
+    ('Porn star Mia Khalifa', 'explicit'),
+    ('Amateur porn', 'explicit'),
+    ('XXX rated', 'explicit'),
 ]
 
 
