@@ -829,6 +829,21 @@ WEB_SEXUAL_ROUND3 = [
     ('Porn star Mia Khalifa', 'explicit'),
     ('Amateur porn', 'explicit'),
     ('XXX rated', 'explicit'),
+    ('Naughty puppy chewed my shoes', 'none'),
+    ('Naughty kids in the classroom', 'none'),
+    ('Naughty Elf on the Shelf ideas', 'none'),
+    ('Naughty cat knocks over a vase', 'none'),
+    ('A provocative new book on economics', 'none'),
+    ('Provocative questions for team meetings', 'none'),
+    ('Lust auf Meer? Urlaub an der Ostsee', 'none'),
+    ('Keine Lust auf Kochen', 'none'),
+    ("Victoria's Secret Bombshell Eau de Parfum 100ml", 'none'),
+    ('Sex: Male, Age: 2 years, neutered', 'none'),
+    ('Naughty schoolgirl costume', 'suggestive'),
+    ('Naughty nurse costume', 'suggestive'),
+    ('Provocative pose in lingerie', 'suggestive'),
+    ('Bombshell blonde in red dress', 'suggestive'),
+    ('Sex scene from the film', 'explicit'),
 ]
 
 
