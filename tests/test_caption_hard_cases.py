@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.taggers.identity import GENDER, GROUPS, MENTIONS, PERSON_MENTION
+from profiler.taggers.identity import GENDER, GROUPS, HAS_TERM, MENTIONS, PERSON_MENTION
 from profiler.taggers.sexual_terms import LEVEL
 
 from .conftest import captions_batch
@@ -389,10 +389,11 @@ WEB_NOT_PERSON_MENTIONS = [
     'Chinese medicine doctor acupuncture',
 ]
 
-# Known misses: a demonym that is also a common word ("Finn", "Pole"), a possessive identity
-# noun, role nouns left out of the vocabulary because they name products or firms as often
-# ("chief", "vendor", "merchant", "DJ"), and "pop star" (a role only as a phrase).
-WEB_PERSON_KNOWN_MISSES = [
+# Third round: demonyms that are also common words ("a Finn", "a Pole", capitalized after a
+# determiner), possessive identity nouns, role nouns that also name firms or products (counted
+# before a phrase end or a verb/preposition: "street vendor selling"), role nouns after a role
+# word ("pop star"), and plural roles of news captions.
+WEB_PERSON_ROUND3 = [
     ('Portrait of a Finn in traditional dress', 'european'),
     ('a Pole working in London', 'european'),
     ("An Irishman's diary", 'european'),
@@ -403,6 +404,87 @@ WEB_PERSON_KNOWN_MISSES = [
     ('Moroccan merchant in the souk', 'middle_eastern_north_african'),
     ('Colombian pop star Shakira', 'latino'),
     ('Indian street vendor', 'south_asian'),
+    ('A Swiss in Zurich', 'european'),
+    ('an Iraqi was killed', 'middle_eastern_north_african'),
+    ('a Finn on a sauna bench', 'european'),
+    ('the Pole who won the race', 'european'),
+    ("The Englishman's guide to tea", 'european'),
+    ('Japanese pop idol Ayumi', 'east_asian'),
+    ('Korean girl group members at the airport', 'east_asian'),
+    ('Korean fans wait outside the venue', 'east_asian'),
+    ('Greek protesters in Athens', 'european'),
+    ('Rohingya refugees in a camp', 'southeast_asian'),
+    ('African migrants crossing the sea', 'black'),
+    ('Bangladeshi garment workers protest', 'south_asian'),
+    ('Vietnamese villagers harvest rice', 'southeast_asian'),
+    ('Chinese tourists at the Louvre', 'east_asian'),
+    ('Indian pilgrims bathe in the Ganges', 'south_asian'),
+    ('Tibetan monks chanting', 'east_asian'),
+    ('Irish nuns in the convent', 'european'),
+    ('Mongolian shamans perform a ritual', 'east_asian'),
+    ('Japanese geishas in Kyoto', 'east_asian'),
+    ('Japanese samurai in armour', 'east_asian'),
+    ('American cheerleaders at the Super Bowl', 'american'),
+    ('Brazilian samba dancers at carnival', 'latino'),
+    ('Russian models on the runway', 'european'),
+    ('Indian actresses at Cannes', 'south_asian'),
+    ('Korean pop star at the awards', 'east_asian'),
+    ('Bollywood star Shah Rukh Khan, Indian film star', 'south_asian'),
+    ('Nigerian Afrobeats star Burna Boy', 'black'),
+    ('Swedish pop legend at the concert', 'european'),
+    ('Mexican mariachi band plays', 'latino'),
+    ('Mongolian nomads with their horses', 'east_asian'),
+    ('Maasai herders with cattle', 'black'),
+    ('Japanese YouTuber in Tokyo', 'east_asian'),
+    ('Korean beauty influencer', 'east_asian'),
+    ('Irish buskers on Grafton Street', 'european'),
+    ('Spanish matador in the bullring', 'european'),
+    ('Argentine gauchos on horseback', 'latino'),
+    ('Indian street hawkers', 'south_asian'),
+    ('Italian artisan at work', 'european'),
+]
+
+# Near misses of the third round: languages, music and art styles, products and firms named
+# with the same role words, the common words behind "Finn" and "Pole".
+WEB_NOT_PERSON_ROUND3 = [
+    'Japanese Language Lessons for Beginners',
+    'Korean Pop Music Playlist',
+    'Japanese pop art print',
+    'Chinese Star Anise Whole 100g',
+    'Moroccan Star Lantern Brass',
+    'Texas Star Quilt Pattern',
+    'Indian Chief Vintage motorcycle',
+    'Chinese vendor list for electronics',
+    'French artisan bread loaf',
+    'Italian Artisan Gelato shop',
+    'American Craftsman style bungalow',
+    'English Porter Beer Recipe',
+    'Polish flag on a pole in the garden',
+    'A pole in the ground',
+    'The North Pole expedition map',
+    'Finn Balor wrestling figure',
+    'Finnish sauna stove',
+    'Swiss Cheese Fondue Set',
+    'Mexican Gaucho Pants Women',
+    'Japanese DJ Controller Pioneer',
+    'Korean Drama OST album',
+    'Chinese Dance Fan Red Silk',
+    'Indian Dance Costume Kids',
+    'Thai Boxing Shorts Mens',
+    'Japanese Anime Poster',
+    'Chinese Folding Fan with Bamboo',
+    'Spanish Fan Hand Painted',
+    'African Pop Music Festival poster',
+    'Brazilian samba music CD',
+    'Turkish Pop Songs 2020',
+    'Mongolian Nomad Tent Yurt',
+    'Hawaiian Legend Surfboards',
+    'Italian Icon Vespa scooter',
+    'British Legend Spitfire model kit',
+    'American Legend Harley Davidson',
+    'Swedish House Mafia tickets',
+    'Irish Dance Shoes',
+    'Japanese Street Food Guide',
 ]
 
 WEB_SEXUAL_LEVELS = [
@@ -600,14 +682,179 @@ def test_web_listings_and_names_are_not_person_mentions(identity, caption):
     assert mention(identity, caption)[0] is False, caption
 
 
-@pytest.mark.xfail(strict=True, reason="known misses, see WEB_PERSON_KNOWN_MISSES")
-@pytest.mark.parametrize(("caption", "group"), WEB_PERSON_KNOWN_MISSES)
-def test_web_person_known_misses(identity, caption, group):
+@pytest.mark.parametrize(("caption", "group"), WEB_PERSON_ROUND3)
+def test_web_person_mentions_round3(identity, caption, group):
     found, groups = mention(identity, caption)
     assert found and group in groups, caption
+
+
+@pytest.mark.parametrize("caption", WEB_NOT_PERSON_ROUND3)
+def test_web_near_misses_round3_are_not_person_mentions(identity, caption):
+    assert mention(identity, caption)[0] is False, caption
+
+
+def test_role_words_alone_set_no_row_gender(identity):
+    """Hand-listed role nouns ("DJ", "vendor", "star") make mentions but no row gender alone."""
+    out = identity.tag(captions_batch(["a street vendor", "DJ at the club", "pop star",
+                                       "Indian street vendor"]))
+    assert out[GENDER].to_pylist()[:3] == ["none", "none", "none"]
+    assert out[MENTIONS].to_pylist()[3] == ["south_asian:unspecified"]
 
 
 @pytest.mark.parametrize(("caption", "expected"), WEB_SEXUAL_LEVELS)
 def test_web_sexual_levels(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption
 
+
+# Third round: near misses from web product, news and reference text (garments in the colour
+# nude, tools, birds, plants, places, brands, films, sports, hair textures, plumbing), with the
+# positives they must not cost; decided by tests/data/LABELLING.md.
+WEB_SEXUAL_ROUND3 = [
+    ('Nude Trench Coat Double Breasted', 'none'),
+    ('Nude Faux Leather Blazer', 'none'),
+    ('Nude Ribbed Knit Cardigan', 'none'),
+    ('Nude Wide Leg Trousers', 'none'),
+    ('Nude Satin Blouse Long Sleeve', 'none'),
+    ('Nude Pleated Midi Skirt', 'none'),
+    ('Nude by Nature Mineral Foundation', 'none'),
+    ('Nude Stiletto Sandals Size 38', 'none'),
+    ('Nude Nail Polish Set of 3', 'none'),
+    ('Nude Lip Liner Pencil', 'none'),
+    ('LED Strip Lights 5m RGB', 'none'),
+    ('New York Strip Steak 12 oz', 'none'),
+    ('Paint stripping with a heat gun', 'none'),
+    ('Wire Stripping Tool Automatic', 'none'),
+    ('Stripping wallpaper made easy', 'none'),
+    ('xXx: Return of Xander Cage poster', 'none'),
+    ('XXX Vin Diesel DVD', 'none'),
+    ('T-shirt Size XXX', 'none'),
+    ('Pole dance classes for beginners', 'none'),
+    ('Pole Dancing Fitness Studio London', 'none'),
+    ('Pole fitness competition 2019', 'none'),
+    ('Hot tub with LED lights', 'none'),
+    ('Inflatable Hot Tub 4 Person', 'none'),
+    ('Babe Ruth baseball card 1933', 'none'),
+    ('Blue tits at the bird feeder', 'none'),
+    ('Great tits nesting in a box', 'none'),
+    ('Long-tailed tits on a branch', 'none'),
+    ('Naked mole rat colony at the zoo', 'none'),
+    ('Never leave a naked flame unattended', 'none'),
+    ('Naked Neck chicken breed', 'none'),
+    ('Horny goat weed capsules 1000mg', 'none'),
+    ('Horny toad lizard in Texas', 'none'),
+    ('Babydoll sheep for sale', 'none'),
+    ('Pussy Riot protest in Moscow', 'none'),
+    ('Amish buggy in Intercourse, Pennsylvania', 'none'),
+    ('Sex on the Beach cocktail recipe', 'none'),
+    ('Water butt 200 litre with stand', 'none'),
+    ("Pirate's Booty Aged White Cheddar puffs", 'none'),
+    ('Babes in Toyland 1934 film poster', 'none'),
+    ('Naughty Dog The Last of Us', 'none'),
+    ('Kinky Boots Broadway musical', 'none'),
+    ('Kinky Curly Hair Bundles 3 Pcs', 'none'),
+    ('Kinky Straight Lace Front Wig', 'none'),
+    ('Garter stitch scarf knitting pattern', 'none'),
+    ('Order of the Garter procession at Windsor', 'none'),
+    ('Air on the G String by Bach, sheet music', 'none'),
+    ('Guitar G string replacement', 'none'),
+    ('John Lee Hooker live in 1965', 'none'),
+    ('England hooker Jamie George', 'none'),
+    ('Hooker Furniture Dining Table', 'none'),
+    ('Igloo Playmate Cooler 16 qt', 'none'),
+    ('Cornish pasties recipe', 'none'),
+    ('Homemade pasties with beef', 'none'),
+    ('Topless Jeep Wrangler on the beach', 'none'),
+    ('Bikini Atoll nuclear test 1946', 'none'),
+    ('Bikini Body Guide workout', 'none'),
+    ('BRA vs ARG World Cup qualifier', 'none'),
+    ('Bombshell report reveals spending', 'none'),
+    ('Ass. Professor of Economics', 'none'),
+    ('Brass Pipe Nipple 1/2 inch NPT', 'none'),
+    ('Grease nipple M6 straight', 'none'),
+    ('Concrete Vibrator 1.5kW', 'none'),
+    ('NARS Orgasm Blush', 'none'),
+    ('Sultry summer evening in Rome', 'none'),
+    ('See-through plastic storage box with lid', 'none'),
+    ('See Through Umbrella Clear Dome', 'none'),
+    ('Apple is teasing a new iPhone', 'none'),
+    ('Nintendo teasing the next Zelda', 'none'),
+    ('Sexton family reunion', 'none'),
+    ('Unisex hoodie grey', 'none'),
+    ('Essex Police officers on patrol', 'none'),
+    ('Middlesex county cricket', 'none'),
+    ("Dick's Sporting Goods storefront", 'none'),
+    ('Cockpit of a Boeing 747', 'none'),
+    ('Cocktail bar in Soho', 'none'),
+    ('Titmouse on a snowy branch', 'none'),
+    ('Analysis of the results', 'none'),
+    ('Scunthorpe United match', 'none'),
+    ("Assassin's Creed game cover", 'none'),
+    ('Cumin seeds 100g', 'none'),
+    ('Assistant manager wanted', 'none'),
+    ('Class of 2020 graduates', 'none'),
+    ('Hot stone massage spa', 'none'),
+    ('Sexy new Ferrari F8 Tributo', 'suggestive'),
+    ('Lingerie Store in Paris', 'apparel'),
+    ("Victoria's Secret lingerie shop window", 'apparel'),
+    ('Bikini wax strips for sensitive skin', 'none'),
+    ('Booty shorts for running', 'suggestive'),
+    ('Erotic novel cover art', 'suggestive'),
+    ('Pole dancer in a night club', 'suggestive'),
+    ('Nude woman on the beach', 'explicit'),
+    ('Nude model posing for art class', 'explicit'),
+    ('Naked man running', 'explicit'),
+    ('Blonde in a see-through dress', 'suggestive'),
+    ('Busty blonde in a bikini', 'suggestive'),
+    ('Hot tub girls in bikinis', 'suggestive'),
+    ('Strip club in Las Vegas', 'suggestive'),
+    ('Stripper on a pole', 'explicit'),
+    ('XXX porn videos', 'explicit'),
+    ('Big tits teen', 'explicit'),
+    ('Sexy teen teasing on cam', 'suggestive'),
+    ('Horny milf', 'explicit'),
+    ('Kinky bondage photos', 'explicit'),
+    ('Babe in lingerie', 'suggestive'),
+    ('Sunday brunch #food porn', 'none'),
+    ('Food porn: the best burgers in town', 'none'),
+    ('Cabin porn: a log cabin in the woods', 'none'),
+    ('Earth porn: sunset over the Alps', 'none'),
+    ('Poverty porn in documentary film', 'none'),
+    ('Happy Birthday Mum xxx', 'none'),
+    ('Love you lots xxx card', 'none'),
+    ('Thank you xxx', 'none'),
+    ('Nue propriété à vendre, appartement Paris', 'none'),
+    ('Vente en nue-propriété', 'none'),
+    ('Free porn videos', 'explicit'),
+    ('XXX hardcore movies', 'explicit'),
+    ('Porn star Mia Khalifa', 'explicit'),
+    ('Amateur porn', 'explicit'),
+    ('XXX rated', 'explicit'),
+    ('Naughty puppy chewed my shoes', 'none'),
+    ('Naughty kids in the classroom', 'none'),
+    ('Naughty Elf on the Shelf ideas', 'none'),
+    ('Naughty cat knocks over a vase', 'none'),
+    ('A provocative new book on economics', 'none'),
+    ('Provocative questions for team meetings', 'none'),
+    ('Lust auf Meer? Urlaub an der Ostsee', 'none'),
+    ('Keine Lust auf Kochen', 'none'),
+    ("Victoria's Secret Bombshell Eau de Parfum 100ml", 'none'),
+    ('Sex: Male, Age: 2 years, neutered', 'none'),
+    ('Naughty schoolgirl costume', 'suggestive'),
+    ('Naughty nurse costume', 'suggestive'),
+    ('Provocative pose in lingerie', 'suggestive'),
+    ('Bombshell blonde in red dress', 'suggestive'),
+    ('Sex scene from the film', 'explicit'),
+]
+
+
+@pytest.mark.parametrize(("caption", "expected"), WEB_SEXUAL_ROUND3)
+def test_web_sexual_levels_round3(sexual_terms, caption, expected):
+    assert level(sexual_terms, caption) == expected, caption
+
+
+def test_common_word_demonyms_need_their_capital(identity):
+    """"a Pole" is a person only written as a demonym; "a pole" is not even an identity term."""
+    out = identity.tag(captions_batch(["Flag on a pole in the garden", "a Pole in London",
+                                       "Polish flag on a pole in the garden", "the Finn who won"]))
+    assert out[PERSON_MENTION].to_pylist() == [False, True, False, True]
+    assert out[HAS_TERM].to_pylist() == [False, True, True, True]

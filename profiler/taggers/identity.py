@@ -164,6 +164,8 @@ class IdentityTagger(Tagger):
         ends_phrase |= ~_shift(np.ones(len(ids), bool), parent, 1, False)
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         is_person &= ~attr(lex.weak, False) | ends_phrase
+        # "pop star", "film legend": a person only right after a role word ("star anise" is not).
+        is_person &= ~attr(lex.after_role, False) | _shift(is_modifier, parent, -1, False)
         possessive = attr(lex.possessive, False)
         product, breaker = attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False)
         product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
@@ -199,10 +201,19 @@ class IdentityTagger(Tagger):
             (found_at < 0) & ~colour & ends_phrase
             & _shift(attr(lex.determiner, False), parent, -1, False)
         )
+        # "a Pole working in London": a demonym that is also a common word names a person
+        # only that way ("pole dancer", "Finn Wolfhard" are no one).
+        bare = attr(lex.bare, False)
+        adjective_ok &= ~bare
+        if bare.any():  # rare: only those rows are read again, for the capital ("a pole in")
+            rows = np.unique(parent[bare])
+            written = np.zeros(m, bool)
+            written[rows] = match_mask(captions.take(pa.array(rows)), lex.bare_pattern)
+            noun_ok &= ~bare | written[parent]
         noun_gender = np.where(noun_gender >= 0, noun_gender, UNSPECIFIED).astype(np.int8)
         descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender)
 
-        mention = is_identity & (adjective_ok | noun_ok | descent_ok)
+        mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare))
         noun_gender_at = person_gender[noun_pos]
         # "Asian female doctor": a gendered noun used as a modifier gives the mention its gender.
         before_noun = person_gender[np.maximum(noun_pos - 1, 0)]

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from profiler.errors import UserError
 from profiler.taggers.lexicon import load_lexicon, require
-from profiler.taggers.text import alternation
+from profiler.taggers.text import alternation, term_pattern
 
 FEMALE, MALE, UNSPECIFIED = 0, 1, 2
 MENTION_GENDERS = ("female", "male", "unspecified")
@@ -38,6 +38,8 @@ class _Entry:
     buyer: bool = False  # a plural person noun that names a listing's buyers ("women", "men")
     determiner: bool = False
     follower: bool = False
+    bare: bool = False  # a demonym that is also a common word: a noun only after a determiner
+    after_role: bool = False  # a person noun only after a role word ("pop star", not "star anise")
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,13 @@ class IdentityLexicon:
     buyer: np.ndarray
     determiner: np.ndarray
     follower: np.ndarray
+    bare: np.ndarray
+    after_role: np.ndarray
     of_id: int
     product_window: int = 1
     multiwords: list[Multiword] = field(default_factory=list)
     identity_pattern: str = ""
+    bare_pattern: str = ""  # a determiner and a capitalized `determiner_nouns` demonym
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
     # Rows with an identity term need the token rules only if one of these matches too. Kept
     # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
@@ -129,6 +134,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         e.group, e.lemma, e.colour = group, words[0], colour
         if noun_gender >= 0:
             e.noun_gender = noun_gender
+            # "An Irishman's diary": an identity noun's possessive names the same person.
+            for surface, _ in _noun_forms(words[0])[1:]:
+                p = entry(surface)
+                p.group, p.lemma, p.noun_gender = group, words[0], noun_gender
 
     for group_name, spec in require(data, "terms").items():
         if group_name not in group_index:
@@ -144,6 +153,9 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             add_identity(term, gi, FEMALE, False)
         for term in spec.get("male_nouns", []):
             add_identity(term, gi, MALE, False)
+        for term in spec.get("determiner_nouns", []):
+            add_identity(term, gi, -1, False)
+            entry(term.lower()).bare = True
 
     nouns = require(data, "person_nouns")
     for gender, key in ((FEMALE, "female"), (MALE, "male"), (UNSPECIFIED, "unspecified"),
@@ -162,12 +174,15 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
 
     # Derived vocabularies only fill gaps: a hand-listed noun or an identity term keeps its
     # meaning. They make mentions but take no part in a row's gender without one.
-    for noun in [*nouns.get("weak", []), *nouns.get("wordnet", [])]:
+    for noun in [*nouns.get("weak", []), *nouns.get("roles", []), *nouns.get("after_role", []),
+                 *nouns.get("wordnet", [])]:
         e = entry(noun.lower())
         if e.person_gender < 0 and e.group < 0:
             e.person_gender, e.derived = _derived_gender(noun.lower()), True
     for noun in nouns.get("weak", []):
         entries[noun.lower()].weak = True
+    for noun in nouns.get("after_role", []):
+        entries[noun.lower()].after_role = True
 
     grammar = require(data, "grammar")
     for flag, key in (("modifier", "modifiers"), ("modifier", "modifiers_roles"),
@@ -192,8 +207,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     def column(attr: str, dtype) -> np.ndarray:
         return np.array([getattr(entries[s], attr) for s in vocab], dtype=dtype)
 
-    identity_terms = [s for s, e in entries.items() if e.group >= 0] + [" ".join(m[0]) for m in multiwords]
-    identity_nouns = [s for s, e in entries.items() if e.group >= 0 and e.noun_gender >= 0] + [
+    # Possessives need no terms of their own: "irishman" matches "irishman's" (a whole word).
+    identity_terms = [s for s, e in entries.items() if e.group >= 0 and not e.bare and "'" not in s]
+    identity_terms += [" ".join(m[0]) for m in multiwords]
+    identity_nouns = [s for s, e in entries.items()
+                      if e.group >= 0 and e.noun_gender >= 0 and "'" not in s] + [
         " ".join(m[0]) for m in multiwords if m[2] >= 0
     ]
     any_person = [s for s, e in entries.items() if e.person_gender >= 0 and "'" not in s]
@@ -209,6 +227,13 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     adjectives += [" ".join(m[0]) for m in multiwords if m[2] < 0]
     noun_use = (rf"{alternation(determiners)}[\s\-_]+{alternation(adjectives)}"
                 if determiners else "")
+    # "a Finn", "a Pole": capitalized after a determiner only ("a pole in the ground" is no one).
+    bare = [s for s, e in entries.items() if e.bare]
+    identity_pattern, bare_pattern = alternation(identity_terms), ""
+    if bare and determiners:
+        capitalized = "|".join(term_pattern(b).capitalize() for b in sorted(bare))
+        bare_pattern = rf"{alternation(determiners)}[\s\-_]+(?-i:(?:{capitalized})\b)"
+        identity_pattern += "|" + bare_pattern
     neutral = grammar.get("neutral_phrases", [])
     return IdentityLexicon(
         name=data["meta"]["name"],
@@ -239,6 +264,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         buyer=column("buyer", bool),
         determiner=column("determiner", bool),
         follower=column("follower", bool),
+        bare=column("bare", bool),
+        after_role=column("after_role", bool),
         of_id=index["of"],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
@@ -246,7 +273,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
              for words, g, ng, lemma in multiwords),
             key=lambda m: -len(m.token_ids),
         ),
-        identity_pattern=alternation(identity_terms),
+        identity_pattern=identity_pattern,
+        bare_pattern=bare_pattern,
         person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
         mention_possible_patterns=tuple(
             p for p in (alternation(identity_nouns + any_person), noun_use) if p
