@@ -815,6 +815,7 @@ WEB_SEXUAL_ROUND3 = [
     ('Kinky bondage photos', 'explicit'),
     ('Babe in lingerie', 'suggestive'),
     ('Sunday brunch #food porn', 'none'),
+    ('Japanese groom porn video', 'explicit'),  # "room porn" must not match inside "groom porn"
     ('Food porn: the best burgers in town', 'none'),
     ('Cabin porn: a log cabin in the woods', 'none'),
     ('Earth porn: sunset over the Alps', 'none'),
