@@ -30,9 +30,9 @@ from profiler.sources.base import Shard
 UNIT_OPTION = "row_groups"  # Shard.extra key of a unit: "lo-hi"
 SHARE_OPTION = "unit_share"  # the unit's share of the file's rows (progress weights)
 # A resume redoes little (bench/single_file.py, a kill at 60% of a 12.5M-row file: the resume took
-# 61% of a run with 1M-row units, 47-59% with 750k, 54% with 500k), yet a unit costs little next to
-# its rows (the same rows/s at 500k, 750k and 1M rows in one session).
-DEFAULT_UNIT_ROWS = 500_000
+# 61% of a run with 1M-row units, 47-59% over four runs with 750k, 54-67% with 500k, where the
+# resume's fixed costs weigh more), yet a unit costs little next to its rows.
+DEFAULT_UNIT_ROWS = 750_000
 UNIT_NAME = re.compile(r"rg(\d+)-(\d+)")
 UNITS_SUFFIX = ".units.json"  # <run>/parts/<file id>.units.json: a split file's units, in order
 SPLITTABLE = ("parquet",)
