@@ -292,14 +292,13 @@ class RunFolder:
 
     def marked_units(self) -> list[str]:
         """Ids of every completion marker under parts/ (whatever the unit: shard or part of one)."""
-        return sorted(p.relative_to(self.parts).as_posix().removesuffix(".done")
-                      for p in self.parts.rglob("*.done") if p.is_file())
+        return sorted(_relative_id(p, self.parts, ".done") for p in self.parts.rglob("*.done") if p.is_file())
 
     def failed_units(self) -> dict[str, str]:
         """Units whose last attempt failed (counts written with an error, no marker): id -> error."""
         failed: dict[str, str] = {}
         for path in self.parts.rglob("*.counts.json"):
-            unit = path.relative_to(self.parts).as_posix().removesuffix(".counts.json")
+            unit = _relative_id(path, self.parts, ".counts.json")
             if self.done_path(unit).exists():
                 continue
             try:

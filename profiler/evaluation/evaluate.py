@@ -27,7 +27,6 @@ from profiler.evaluation.runview import RunView, open_run_view
 from profiler.files import atomic_write_json
 from profiler.report.evaluation_file import EVALUATION_FILE, SCHEMA_VERSION
 
-SCHEMA_FILE = Path(__file__).with_name("evaluation.schema.json")
 SEED = 0
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from profiler.counting.populations import ALL, NO_IDENTITY, PERSON
 from profiler.report.evaluation_file import METRICS, accuracy_of
 from profiler.stats.correction import Accuracy, corrected_rate, corrected_ratio
 
@@ -32,15 +33,15 @@ def _scopes(evaluation: dict[str, Any]) -> dict[str, dict[str, dict]]:
 
 def _scope_for(population: str, scopes: dict[str, dict]) -> str | None:
     """The narrowest scope with enough labels for a population's cells."""
-    if population == "all":
-        order = ["all"]
-    elif population in ("person_mention", "no_identity"):
-        order = [population, "all"]
+    if population == ALL:
+        order = [ALL]
+    elif population in (PERSON, NO_IDENTITY):
+        order = [population, ALL]
     else:
-        order = [population, "person_mention", "all"]
+        order = [population, PERSON, ALL]
     for scope in order:
         result = scopes.get(scope)
-        if result and (result.get("enough_for_correction") or scope == "all") and accuracy_of(result, scope):
+        if result and (result.get("enough_for_correction") or scope == ALL) and accuracy_of(result, scope):
             return scope
     return None
 
@@ -100,7 +101,7 @@ def _quality(document: dict, evaluation: dict, scopes: dict[str, dict[str, dict]
     findings = []
     for cell in document["cells"]:
         if (cell["signal"] not in scopes or not cell.get("significant")
-                or cell["population"] == "person_mention"
+                or cell["population"] == PERSON
                 or not cell.get("rate_ratio") or cell["rate_ratio"] <= 1):
             continue
         low = cell.get("corrected_rr_low")

@@ -56,10 +56,15 @@ def shard_key(seed: int, shard_id: str) -> np.uint64:
 
 def priorities(key: np.uint64, start: int, stop: int) -> np.ndarray:
     """SplitMix64 outputs start+1 .. stop for the generator seeded with `key` (uint64 wraps)."""
-    state = key + (np.arange(start + 1, stop + 1, dtype=np.uint64) * GAMMA)
-    z = (state ^ (state >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    return mix64(key + (np.arange(start + 1, stop + 1, dtype=np.uint64) * GAMMA))
+
+
+def mix64(state: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function: every input bit moves every output bit (uint64 wraps)."""
+    with np.errstate(over="ignore"):
+        z = (state ^ (state >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
 
 @functools.lru_cache(maxsize=8)

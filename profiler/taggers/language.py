@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from profiler.errors import UserError
 from profiler.schema import CAPTION, KEY, LANGUAGE
+from profiler.sources.selection import GAMMA, mix64
 from profiler.taggers.base import Tagger
 
 CODE = "language.code"  # from the source's column: a code, "und" where it gives none; else null
@@ -109,9 +110,6 @@ def sampled_rows(keys: pa.Array | pa.ChunkedArray, probability: float) -> np.nda
     return key_hashes(keys) < np.uint64(min(int(probability * 2.0**64), 2**64 - 1))
 
 
-_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
-
-
 def key_hashes(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A 64-bit hash per key from its length and its last eight bytes (where keys differ:
     `<shard>/<row>`, img2dataset's zero-padded numbers), mixed by SplitMix64; vectorised over
@@ -132,12 +130,9 @@ def key_hashes(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: every input bit moves every output bit."""
+    """One SplitMix64 step: add the golden gamma, then mix."""
     with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * _MIX[0]
-        x = (x ^ (x >> np.uint64(27))) * _MIX[1]
-        return x ^ (x >> np.uint64(31))
+        return mix64(x + GAMMA)
 
 
 def detect(captions: list[str | None], min_confidence: float) -> list[str]:
