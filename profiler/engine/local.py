@@ -40,7 +40,6 @@ from profiler.engine.shard import (
 from profiler.errors import UserError
 from profiler.sources import Shard, discover_shards
 from profiler.sources.selection import Selection
-from profiler.stats.warm import warm_imports
 
 log = logging.getLogger("profiler")
 TICK_SECONDS = 0.25  # how often the driver loop redraws progress
@@ -114,7 +113,6 @@ def _profile(
     log.info("%d shard(s), %d already complete, %d to profile%s on %s", len(shards),
              len(plan.complete), len(plan.profiled), _units_note(plan), _engine_label(spec, len(plan.jobs)))
     progress = Progress({job.unit_id: job.size for job in plan.jobs}, spec.progress_seconds)
-    warm_imports()  # the statistics libraries load while shards are profiled, not after
     try:
         for result in _execute(plan.jobs, spec, folder, progress):
             progress.shard_done(result)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from profiler.counting.counts import CountPlan, Counts
@@ -143,6 +143,9 @@ def render_template(name: str, **context: Any) -> str:
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        # Compiling the templates took 0.2 s of every run's end; Jinja keeps the compiled code in
+        # a private per-user folder of the system temp dir and recompiles when a template changes.
+        bytecode_cache=FileSystemBytecodeCache(),
     )
     env.filters["pct"] = lambda v: "—" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v: "—" if v is None else f"{v:,}"

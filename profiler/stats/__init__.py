@@ -1,4 +1,5 @@
-"""Statistics over merged counts: pure functions, no I/O (scipy/statsmodels load lazily)."""
+"""Statistics over merged counts: pure functions, no I/O, closed forms (no scipy or statsmodels
+import on a run: see rates.py)."""
 
 from profiler.stats.cells import (
     Cell,
@@ -8,9 +9,9 @@ from profiler.stats.cells import (
     headline_findings,
     to_records,
 )
+from profiler.stats.fisher import fisher_p
 from profiler.stats.rates import (
     benjamini_hochberg,
-    fisher_p,
     independent_rate_ratio,
     odds_ratio,
     subset_rate_ratio,

@@ -1,12 +1,12 @@
 """Cells: every population x gender x signal rate, compared with its references; findings.
 
 Conventions (stated in the report's methodology):
-- rate: Wilson score interval (statsmodels).
+- rate: Wilson score interval.
 - group vs all person mentions (the group is a subset of its reference): the rate ratio's
   interval comes from the delta method on log(p_group / p_reference), with the covariance of
   the overlap taken into account; the test is Fisher's exact test of the group against the rest
   of the reference, which is equivalent and uses independent samples.
-- person mentions vs captions with no identity mention (independent samples): statsmodels'
+- person mentions vs captions with no identity mention (independent samples): Katz's
   log-adjusted ratio interval and Fisher's exact test.
 - Benjamini-Hochberg over every comparison shown, across all signals.
 - cells (or comparison remainders) under `min_support` rows are suppressed, not shown as 0%.
@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from profiler.counting.counts import Counts
 from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, NO_IDENTITY, PERSON, SPECIAL_POPULATIONS
 from profiler.defaults import ALPHA, CONFIDENCE, MIN_SUPPORT
+from profiler.stats.fisher import fisher_p
 from profiler.stats.rates import (
     benjamini_hochberg,
-    fisher_p,
     independent_rate_ratio,
     odds_ratio,
     subset_rate_ratio,

@@ -12,7 +12,8 @@ import math
 from typing import Any
 
 from profiler.defaults import ALPHA, CONFIDENCE, MIN_SUPPORT
-from profiler.stats.rates import benjamini_hochberg, fisher_p
+from profiler.stats.fisher import fisher_p
+from profiler.stats.rates import benjamini_hochberg
 
 
 def compare_documents(

@@ -14,7 +14,8 @@ import math
 from profiler.counting.counts import Counts
 from profiler.counting.populations import ANY_GENDER, GENDER_AXIS, NO_IDENTITY
 from profiler.defaults import ALPHA, CONFIDENCE
-from profiler.stats.rates import benjamini_hochberg, fisher_p, wilson
+from profiler.stats.fisher import fisher_p
+from profiler.stats.rates import benjamini_hochberg, wilson
 
 MIN_ROWS_WITH_WORD = 10
 MIN_TOGETHER = 5

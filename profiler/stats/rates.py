@@ -1,13 +1,16 @@
-"""Proportion statistics: intervals, ratios and exact tests (library-backed where one exists).
+"""Proportion statistics: intervals, ratios and multiple-testing control, in closed form.
 
-scipy and statsmodels are imported inside the functions: they take a second to import, and
-shard workers (which only count) never need them.
+Each is the textbook formula statsmodels implements, and tests compare them with statsmodels on
+random tables. Closed forms because importing scipy.stats and statsmodels cost a run about 0.9 s
+of CPU (bench/single_file.py: a 12.5M-row run's fixed cost, paid again by every resume), for
+functions of four counts each.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from statistics import NormalDist
 
 from profiler.defaults import CONFIDENCE
 
@@ -28,9 +31,7 @@ def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float
 @functools.lru_cache(maxsize=16)
 def two_sided_z(confidence: float) -> float:
     """The normal quantile of a two-sided interval at `confidence`."""
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + confidence / 2))
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
 def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: float = CONFIDENCE):
@@ -58,15 +59,14 @@ def subset_rate_ratio(k_g: int, n_g: int, k_rest: int, n_rest: int, confidence: 
 
 
 def independent_rate_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = CONFIDENCE):
-    """Rate ratio of two independent samples with statsmodels' log-adjusted interval."""
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
+    """Rate ratio of two independent samples with the log-adjusted (Katz, +0.5) interval:
+    statsmodels' `confint_proportions_2indep(compare="ratio", method="log-adjusted")`."""
     if n1 == 0 or n2 == 0 or k2 == 0:
         return None, None, None
-    low, high = confint_proportions_2indep(
-        k1, n1, k2, n2, compare="ratio", method="log-adjusted", alpha=1 - confidence
-    )
-    return _contain((k1 / n1) / (k2 / n2), float(low), float(high))
+    a1, m1, a2, m2 = k1 + 0.5, n1 + 0.5, k2 + 0.5, n2 + 0.5
+    centre = math.log((a1 / m1) / (a2 / m2))
+    half = two_sided_z(confidence) * math.sqrt(1 / a1 - 1 / m1 + 1 / a2 - 1 / m2)
+    return _contain((k1 / n1) / (k2 / n2), math.exp(centre - half), math.exp(centre + half))
 
 
 def _contain(estimate: float, low: float, high: float) -> tuple[float, float, float]:
@@ -75,36 +75,37 @@ def _contain(estimate: float, low: float, high: float) -> tuple[float, float, fl
     return estimate, min(low, estimate), max(high, estimate)
 
 
-def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
-    from scipy.stats import fisher_exact
-
-    return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
-
-
 def odds_ratio(k1: int, n1: int, k2: int, n2: int, confidence: float = CONFIDENCE):
-    """Odds ratio of two disjoint samples with a Woolf (log) interval; zero cells get +0.5."""
-    from statsmodels.stats.contingency_tables import Table2x2
-
+    """Odds ratio of two disjoint samples with a Woolf (log) interval; zero cells become 0.5."""
     if n1 == 0 or n2 == 0:
         return None, None, None
     cells = [[k1, n1 - k1], [k2, n2 - k2]]
     if min(min(row) for row in cells) == 0 and (k1 + k2 == 0 or k1 + k2 == n1 + n2):
         return None, None, None  # no variation at all: the odds ratio is undefined
-    table = Table2x2(cells, shift_zeros=True)
-    low, high = table.oddsratio_confint(alpha=1 - confidence)
-    estimate = float(table.oddsratio)
+    # Woolf's interval on the table with zero cells set to 0.5 (statsmodels' Table2x2 default)
+    (a, b), (c, d) = ([count or 0.5 for count in row] for row in cells)
+    centre = math.log(a * d / (b * c))
+    half = two_sided_z(confidence) * math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    estimate = a * d / (b * c)
     if k1 == 0 or k2 == n2:
         estimate = 0.0
     elif k2 == 0 or k1 == n1:
         estimate = math.inf
-    return _contain(estimate, float(low), float(high))
+    return _contain(estimate, math.exp(centre - half), math.exp(centre + half))
 
 
 def benjamini_hochberg(p_values: list[float], alpha: float) -> tuple[list[float], list[bool]]:
-    """q-values and rejections at `alpha` (statsmodels' fdr_bh)."""
-    from statsmodels.stats.multitest import multipletests
-
+    """Benjamini-Hochberg q-values and rejections at `alpha` (statsmodels' fdr_bh): q of the
+    i-th smallest p is min over j >= i of p_j m / j, capped at 1; rejected where q <= alpha."""
     if not p_values:
         return [], []
-    reject, q, _, _ = multipletests(p_values, alpha=alpha, method="fdr_bh")
-    return [float(v) for v in q], [bool(r) for r in reject]
+    m = len(p_values)
+    order = sorted(range(m), key=p_values.__getitem__)
+    q, reject = [0.0] * m, [False] * m
+    running, rejecting = 1.0, False
+    for rank in range(m, 0, -1):  # from the largest p down, as statsmodels' arithmetic
+        index = order[rank - 1]
+        running = min(running, p_values[index] / (rank / m))
+        rejecting = rejecting or p_values[index] <= rank / m * alpha
+        q[index], reject[index] = running, rejecting
+    return q, reject
