@@ -29,10 +29,12 @@ from profiler.sources.base import Shard
 
 UNIT_OPTION = "row_groups"  # Shard.extra key of a unit: "lo-hi"
 SHARE_OPTION = "unit_share"  # the unit's share of the file's rows (progress weights)
-# A resume redoes little (bench/single_file.py, a kill at 60% of a 12.5M-row file: the resume took
-# 61% of a run with 1M-row units, 47-59% over four runs with 750k, 54-67% with 500k, where the
-# resume's fixed costs weigh more), yet a unit costs little next to its rows.
-DEFAULT_UNIT_ROWS = 750_000
+# A kill loses the units in flight; smaller units lose less but pay more per-unit costs (each
+# batch compiles the taggers' regexes). bench/single_file.py, a kill -9 at 60% of a 12.5M-row
+# file then the same command, six tries each: 500k-row units 46-59% of an uninterrupted run,
+# 750k 50-61% (two workers finish their units nearly together, so a kill just before a pair
+# completes loses both); the uninterrupted run took the same time with either.
+DEFAULT_UNIT_ROWS = 500_000
 UNIT_NAME = re.compile(r"rg(\d+)-(\d+)")
 UNITS_SUFFIX = ".units.json"  # <run>/parts/<file id>.units.json: a split file's units, in order
 SPLITTABLE = ("parquet",)
