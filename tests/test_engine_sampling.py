@@ -65,7 +65,7 @@ def test_read_shard_reads_exactly_the_sampled_rows(data):
     assert [c for b in batches for c in b.column("caption").to_pylist()] == source
     assert (info.rows_in_shard, info.rows_selected) == (ROWS, 700)
     head = list(read_shard(shard, ["caption"], selection=Selection(limit=1234), batch_size=500))
-    assert [b.num_rows for b in head] == [500, 500, 234]
+    assert [b.num_rows for b in head] == [412, 412, 410]  # the fewest equal batches of <= 500
     assert head[-1].column("key").to_pylist()[-1] == f"{shard.id}/1233"
 
 

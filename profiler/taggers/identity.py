@@ -196,6 +196,9 @@ class IdentityTagger(Tagger):
         # T-shirt", "Indian bride lehenga" show one).
         adjective_ok &= ~(attr(lex.buyer, False)[noun_pos] & garment_next[noun_pos])
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
+        # "Portuguese restaurant", "Latina food recipe": a noun that is also an adjective
+        # describes the thing after it.
+        noun_ok &= ~(attr(lex.adjective, False) & _shift(attr(lex.thing, False), parent, 1, False))
         # "the first Emirati to ...", "Two Chinese arrested": an adjective used as a noun.
         noun_ok |= (
             (found_at < 0) & ~colour & ends_phrase

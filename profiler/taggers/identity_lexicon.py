@@ -40,6 +40,8 @@ class _Entry:
     follower: bool = False
     bare: bool = False  # a demonym that is also a common word: a noun only after a determiner
     after_role: bool = False  # a person noun only after a role word ("pop star", not "star anise")
+    adjective: bool = False  # an identity adjective (some are nouns too: "Portuguese", "Latina")
+    thing: bool = False  # a noun for a thing an identity word may describe ("restaurant", "flag")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class IdentityLexicon:
     follower: np.ndarray
     bare: np.ndarray
     after_role: np.ndarray
+    adjective: np.ndarray
+    thing: np.ndarray
     of_id: int
     product_window: int = 1
     multiwords: list[Multiword] = field(default_factory=list)
@@ -132,6 +136,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             return
         e = entry(words[0])
         e.group, e.lemma, e.colour = group, words[0], colour
+        e.adjective |= noun_gender < 0
         if noun_gender >= 0:
             e.noun_gender = noun_gender
             # "An Irishman's diary": an identity noun's possessive names the same person.
@@ -192,9 +197,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("determiner", "determiners"), ("follower", "noun_followers")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
-    # Known words with no role: they stop the one-unknown-word bridge ("French horn player").
-    for word in grammar.get("subject_nouns", []):
-        entry(word.lower())
+    # Things an identity word describes: they stop the one-unknown-word bridge ("French horn
+    # player") and an adjective-noun's noun reading ("Portuguese restaurant", "Latina recipes").
+    for key in ("subject_nouns", "product_nouns", "brand_nouns"):
+        for word in grammar.get(key, []):
+            entry(word.lower()).thing = True
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
         entry(word.lower()).colour_blocker = True
     entry("of")
@@ -266,6 +273,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         follower=column("follower", bool),
         bare=column("bare", bool),
         after_role=column("after_role", bool),
+        adjective=column("adjective", bool),
+        thing=column("thing", bool),
         of_id=index["of"],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
