@@ -859,3 +859,63 @@ def test_common_word_demonyms_need_their_capital(identity):
                                        "Polish flag on a pole in the garden", "the Finn who won"]))
     assert out[PERSON_MENTION].to_pylist() == [False, True, False, True]
     assert out[HAS_TERM].to_pylist() == [False, True, True, True]
+
+
+# Round 4: rules written from the kinds of error, on captions made up for them (not labelled rows).
+@pytest.mark.parametrize(
+    ("caption", "group"),
+    [
+        ("A Greek walks past the bakery", "european"),
+        ("The first Azeri scores at the Olympics", "middle_eastern_north_african"),
+        ("Two Kenyans finished on the podium", "black"),
+        ("Kurdish activist speaks at the rally", "middle_eastern_north_african"),
+        ("Irish jockey celebrates his win", "european"),
+        ("Indian batsmen walk off the field", "south_asian"),
+        ("Syrian rebels near Aleppo", "middle_eastern_north_african"),
+        ("Brazilian midfielder signs for Chelsea", "latino"),
+        ("Nigerian former minister arrested", "black"),
+        ("the late Chilean poet Pablo Neruda", "latino"),
+        ("Sexy Japan girl in the park", "east_asian"),
+        ("India bride in a red sari", "south_asian"),
+        ("Latina in a red dress", "latino"),
+    ],
+)
+def test_round4_person_mentions(identity, caption, group):
+    found, groups = mention(identity, caption)
+    assert found, caption
+    assert group in groups
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Portuguese restaurant menu",  # a noun that is also an adjective, before a thing
+        "Latina food recipe",
+        "Lebanese flag on a pole",
+        "Taiwanese language course",
+        "The Philippines is beautiful in May",  # a country is no one
+        "Made in China",
+        "Japan Women Summer Dress",  # the buyer-noun rule holds for country names too
+        "Peru online Florist - Cheese Bouquet",  # a country name needs a hand-listed person noun
+        "Europe map with Germany and France",
+        "an Italian made leather bag",  # "made" does not make "an Italian" a person
+    ],
+)
+def test_round4_things_and_places_are_not_mentions(identity, caption):
+    assert mention(identity, caption)[0] is False, caption
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("Nipple cream for breastfeeding", "none"),
+        ("Ford Escort RS 1998", "none"),
+        ("Police escort for the parade", "none"),
+        ("Penis Envy mushroom spores", "none"),
+        ("Tartan bondage pants punk", "none"),
+        ("Lingerie Football League players", "none"),
+        ("Escort service near me", "explicit"),  # the phrases leave the sexual uses alone
+    ],
+)
+def test_round4_sexual_levels(sexual_terms, caption, expected):
+    assert level(sexual_terms, caption) == expected, caption

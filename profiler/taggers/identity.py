@@ -191,6 +191,10 @@ class IdentityTagger(Tagger):
         # "Italian designer handbags": a derived noun before a product noun is a modifier.
         adjective_ok &= ~(attr(lex.derived, False)[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
+        # A country name is weaker evidence than a demonym: only right before a hand-listed
+        # person noun ("Japan girl", "Kenya runner"; not "Peru online Florist").
+        place_ok = is_colour_ok & ~attr(lex.derived, False)[noun_pos] & ~product_next[noun_pos]
+        adjective_ok &= ~attr(lex.place, False) | place_ok
         # "Korean Style Women Summer Dress": a buyer noun with a garment after it (no verb or
         # preposition between) names who a listing is for, not a person shown ("African Woman
         # T-shirt", "Indian bride lehenga" show one).
@@ -204,6 +208,7 @@ class IdentityTagger(Tagger):
             (found_at < 0) & ~colour & ends_phrase
             & _shift(attr(lex.determiner, False), parent, -1, False)
         )
+        noun_ok &= ~attr(lex.place, False)  # "the Philippines is ...": a country is no one
         # "a Pole working in London": a demonym that is also a common word names a person
         # only that way ("pole dancer", "Finn Wolfhard" are no one).
         bare = attr(lex.bare, False)

@@ -41,6 +41,7 @@ class _Entry:
     bare: bool = False  # a demonym that is also a common word: a noun only after a determiner
     after_role: bool = False  # a person noun only after a role word ("pop star", not "star anise")
     adjective: bool = False  # an identity adjective (some are nouns too: "Portuguese", "Latina")
+    place: bool = False  # a country name: describes a person right before a person noun only
     thing: bool = False  # a noun for a thing an identity word may describe ("restaurant", "flag")
 
 
@@ -87,6 +88,7 @@ class IdentityLexicon:
     after_role: np.ndarray
     adjective: np.ndarray
     thing: np.ndarray
+    place: np.ndarray
     of_id: int
     product_window: int = 1
     multiwords: list[Multiword] = field(default_factory=list)
@@ -158,6 +160,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             add_identity(term, gi, FEMALE, False)
         for term in spec.get("male_nouns", []):
             add_identity(term, gi, MALE, False)
+        for term in spec.get("countries", []):
+            if " " in term.strip():
+                raise UserError(f"identity lexicon: [terms.{group_name}] countries: one word, not {term!r}")
+            add_identity(term, gi, -1, False)
+            entry(term.lower()).place = True
         for term in spec.get("determiner_nouns", []):
             add_identity(term, gi, -1, False)
             entry(term.lower()).bare = True
@@ -275,6 +282,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         after_role=column("after_role", bool),
         adjective=column("adjective", bool),
         thing=column("thing", bool),
+        place=column("place", bool),
         of_id=index["of"],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
