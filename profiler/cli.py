@@ -236,8 +236,8 @@ def _scale_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="profile at most N rows in total (the first shards first)")
     parser.add_argument("--unit-rows", type=int, metavar="N",
-                        help="split parquet files into work units of about N rows (whole row groups) "
-                             "that run in parallel and resume one by one (default about 500k; 0: whole files)")
+                        help="split parquet files into work units of about N rows (whole row groups) that "
+                             "run in parallel and resume one by one (default about 500k; 0: whole files)")
     parser.add_argument("--engine", choices=("local", "ray"), help="where shards run (default: local)")
     parser.add_argument("--address", metavar="ADDR",
                         help="Ray cluster to join: auto, ray://HEAD:10001 (with --engine ray; "

@@ -222,7 +222,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         return np.array([getattr(entries[s], attr) for s in vocab], dtype=dtype)
 
     # Possessives need no terms of their own: "irishman" matches "irishman's" (a whole word).
-    identity_terms = [s for s, e in entries.items() if e.group >= 0 and not e.bare and "'" not in s]
+    identity_terms = [s for s, e in entries.items()
+                      if e.group >= 0 and not e.bare and not e.place and "'" not in s]
     identity_terms += [" ".join(m[0]) for m in multiwords]
     identity_nouns = [s for s, e in entries.items()
                       if e.group >= 0 and e.noun_gender >= 0 and "'" not in s] + [
@@ -248,6 +249,12 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         capitalized = "|".join(term_pattern(b).capitalize() for b in sorted(bare))
         bare_pattern = rf"{alternation(determiners)}[\s\-_]+(?-i:(?:{capitalized})\b)"
         identity_pattern += "|" + bare_pattern
+    # A country name matters only right before a hand-listed person noun: only then is its row
+    # a candidate ("Made in China" is not, and country names are common in product captions).
+    places = [s for s, e in entries.items() if e.place]
+    if places:
+        nouns_listed = [noun for terms in person_terms for noun in terms]
+        identity_pattern += "|" + rf"{alternation(places)}[\s\-_]+{alternation(nouns_listed)}"
     neutral = grammar.get("neutral_phrases", [])
     return IdentityLexicon(
         name=data["meta"]["name"],
@@ -294,10 +301,30 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         bare_pattern=bare_pattern,
         person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
         mention_possible_patterns=tuple(
-            p for p in (alternation(identity_nouns + any_person), noun_use) if p
+            p for p in (*_chunked_alternations(identity_nouns + any_person), noun_use) if p
         ),
         neutral_pattern=alternation(neutral) if neutral else "",
     )
+
+
+# RE2 keeps its DFA within a memory budget; an alternation of about 15k characters still fits,
+# one of 18k did not and matched 50x slower (RE2 falls back to its NFA). Chunks stay well under.
+MAX_ALTERNATION_CHARS = 13000
+
+
+def _chunked_alternations(terms: list[str]) -> list[str]:
+    """Whole-word alternations of `terms`, each under MAX_ALTERNATION_CHARS: a row matches any
+    of them exactly when it would match one alternation of all."""
+    unique = sorted({t.strip().lower() for t in terms if t.strip()})
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for term in unique:
+        if chunks[-1] and size + len(term) + 3 > MAX_ALTERNATION_CHARS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(term)
+        size += len(term) + 3  # the separator and some escaping
+    return [alternation(chunk) for chunk in chunks if chunk]
 
 
 def _derived_gender(noun: str) -> int:
