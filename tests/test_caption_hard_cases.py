@@ -878,6 +878,9 @@ def test_common_word_demonyms_need_their_capital(identity):
         ("Sexy Japan girl in the park", "east_asian"),
         ("India bride in a red sari", "south_asian"),
         ("Latina in a red dress", "latino"),
+        ("Ugandans celebrate independence day", "black"),  # regular plurals of demonyms
+        ("Two Serbs arrested at the border", "european"),
+        ("Bolivians vote in the referendum", "latino"),
     ],
 )
 def test_round4_person_mentions(identity, caption, group):
@@ -896,9 +899,11 @@ def test_round4_person_mentions(identity, caption, group):
         "The Philippines is beautiful in May",  # a country is no one
         "Made in China",
         "Japan Women Summer Dress",  # the buyer-noun rule holds for country names too
+        "Japan Girl T-shirt",  # a product after the person noun
         "Peru online Florist - Cheese Bouquet",  # a country name needs a hand-listed person noun
         "Europe map with Germany and France",
         "an Italian made leather bag",  # "made" does not make "an Italian" a person
+        "Arabian horses at the show",
     ],
 )
 def test_round4_things_and_places_are_not_mentions(identity, caption):

@@ -17,6 +17,7 @@ observed one is that close to a tie, which moves p by at most that table's proba
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def _log_choose(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
-def _last_at_most(value, target: float, lo: int, hi: int) -> int:
+def _last_at_most(value: Callable[[int], float], target: float, lo: int, hi: int) -> int:
     """The i in [lo, hi] with value(i) <= target < value(i + 1), for `value` ascending there
     (scipy's `_binary_search_for_binom_tst`)."""
     while lo < hi:
