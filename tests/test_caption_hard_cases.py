@@ -920,6 +920,16 @@ def test_round4_things_and_places_are_not_mentions(identity, caption):
         ("Tartan bondage pants punk", "none"),
         ("Lingerie Football League players", "none"),
         ("Escort service near me", "explicit"),  # the phrases leave the sexual uses alone
+        # intimate-apparel listings: "for Women" names the buyer; nude is a colour, the
+        # garment stays a listing
+        ("Shein Red Thongs for Women", "apparel"),
+        ("Amazon Essentials Navy Garter Belt for Women", "apparel"),
+        ("Wacoal Nude Panties 2 Pack", "apparel"),
+        ("Amazon Essentials Nude Push Up Bra Women's", "apparel"),
+        ("Hanky Panky Nude Garters Size M", "apparel"),
+        ("Savage X Fenty Red Nipple Covers", "none"),
+        ("Nude woman on the beach", "explicit"),  # nude before a person is not a colour
+        ("girl in a nude bikini on the beach", "suggestive"),
     ],
 )
 def test_round4_sexual_levels(sexual_terms, caption, expected):

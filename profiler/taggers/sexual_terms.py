@@ -49,6 +49,10 @@ class SexualTermsTagger(Tagger):
         self.listing_pattern = alternation(apparel_spec.get("listing", []))
         self.child_pattern = alternation(apparel_spec.get("child", []))
         neutral = data.get("neutral", {})
+        # "nude" before a garment is its colour: drop the word, keep the garment (\1).
+        colours, garments = neutral.get("colour_words", []), neutral.get("coloured_garments", [])
+        self.colour_pattern = (rf"{alternation(colours)}((?:[\s\-]+\w+){{0,2}}[\s\-]+"
+                               rf"{alternation(garments, plural=True)})" if colours and garments else "")
         parts = [alternation(neutral["phrases"], plural=True)] if neutral.get("phrases") else []
         parts += [f"(?:{p})" for p in neutral.get("patterns", [])]
         self.neutral_pattern = "|".join(parts)
@@ -66,6 +70,8 @@ class SexualTermsTagger(Tagger):
         candidates = np.flatnonzero(match_mask(captions, self.any_pattern))
         if len(candidates):
             text = pc.utf8_lower(captions.take(pa.array(candidates)))
+            if self.colour_pattern:
+                text = pc.replace_substring_regex(text, self.colour_pattern, r" \1")
             if self.neutral_pattern:
                 text = pc.replace_substring_regex(text, self.neutral_pattern, " ")
             level[candidates] = self._levels_of(text)
