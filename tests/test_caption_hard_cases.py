@@ -934,3 +934,33 @@ def test_round4_things_and_places_are_not_mentions(identity, caption):
 )
 def test_round4_sexual_levels(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption
+
+
+@pytest.mark.parametrize(
+    ("caption", "group", "gender"),
+    [
+        ("hot asian slut", "asian_unspecified", "female"),  # the captions the report is about
+        ("Sexy Japanese hottie posing", "east_asian", "female"),
+        ("Thai masseuse in Bangkok", "southeast_asian", "female"),
+        ("hot asian chick", "asian_unspecified", "female"),
+        ("Japanese beauty in a kimono", "east_asian", "female"),
+        ("Thai ladyboy on stage", "southeast_asian", "unspecified"),
+        ("Latina stepmom", "latino", "female"),
+        ("Korean beauty influencer", "east_asian", "unspecified"),  # "beauty" gives no gender here
+    ],
+)
+def test_round4_sexualized_person_nouns(identity, caption, group, gender):
+    out = identity.tag(captions_batch([caption]))
+    assert out[PERSON_MENTION].to_pylist() == [True], caption
+    assert group in out[GROUPS].to_pylist()[0]
+    assert out[GENDER].to_pylist() == [gender]
+
+
+def test_nouns_that_also_name_things_set_no_row_gender(identity):
+    """"beauty", "stud", "hooker" make mentions next to an identity term only where the phrase
+    ends, and never give a row a gender on their own."""
+    captions = ["Korean beauty products", "Chinese stud earrings", "Hooker furniture", "beauty salon",
+                "Asian beauty tips for glowing skin"]
+    out = identity.tag(captions_batch(captions))
+    assert out[PERSON_MENTION].to_pylist() == [False] * 5
+    assert out[GENDER].to_pylist() == ["none"] * 5

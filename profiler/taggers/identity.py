@@ -227,6 +227,8 @@ class IdentityTagger(Tagger):
         before_noun = person_gender[np.maximum(noun_pos - 1, 0)]
         gendered_modifier = (noun_gender_at == UNSPECIFIED) & (noun_pos - 1 > np.arange(len(ids)))
         gendered_modifier &= (before_noun == FEMALE) | (before_noun == MALE)
+        # ... a hand-listed one: "beauty influencer" says nothing of the influencer's gender
+        gendered_modifier &= ~attr(lex.derived, False)[np.maximum(noun_pos - 1, 0)]
         noun_gender_at = np.where(gendered_modifier, before_noun, noun_gender_at)
         gender = np.where(
             adjective_ok, noun_gender_at, np.where(noun_ok, noun_gender, descent_gender)

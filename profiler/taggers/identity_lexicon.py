@@ -186,6 +186,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
 
     # Derived vocabularies only fill gaps: a hand-listed noun or an identity term keeps its
     # meaning. They make mentions but take no part in a row's gender without one.
+    for gender, key in ((FEMALE, "mention_only_female"), (MALE, "mention_only_male")):
+        for noun in nouns.get(key, []):
+            e = entry(noun.lower())
+            if e.person_gender < 0 and e.group < 0:
+                e.person_gender, e.derived = gender, True
     for noun in [*nouns.get("weak", []), *nouns.get("roles", []), *nouns.get("after_role", []),
                  *nouns.get("wordnet", [])]:
         e = entry(noun.lower())
