@@ -946,6 +946,8 @@ def test_round4_sexual_levels(sexual_terms, caption, expected):
         ("Japanese beauty in a kimono", "east_asian", "female"),
         ("Thai ladyboy on stage", "southeast_asian", "unspecified"),
         ("Latina stepmom", "latino", "female"),
+        ("Desi bhabhi selfie", "south_asian", "female"),
+        ("Mallu aunty in a saree", "south_asian", "female"),
         ("Korean beauty influencer", "east_asian", "unspecified"),  # "beauty" gives no gender here
     ],
 )
