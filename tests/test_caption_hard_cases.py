@@ -930,6 +930,12 @@ def test_round4_things_and_places_are_not_mentions(identity, caption):
         ("Savage X Fenty Red Nipple Covers", "none"),
         ("Nude woman on the beach", "explicit"),  # nude before a person is not a colour
         ("girl in a nude bikini on the beach", "suggestive"),
+        # celebrity-gallery spam
+        ("Actress Kajal Hot Photos", "suggestive"),
+        ("Mallu aunty hot navel", "suggestive"),
+        ("Indian college girl hot", "suggestive"),
+        ("Hot photos of the new BMW", "none"),
+        ("girl hot chocolate", "none"),
     ],
 )
 def test_round4_sexual_levels(sexual_terms, caption, expected):
