@@ -936,6 +936,14 @@ def test_round4_things_and_places_are_not_mentions(identity, caption):
         ("Indian college girl hot", "suggestive"),
         ("Hot photos of the new BMW", "none"),
         ("girl hot chocolate", "none"),
+        # Japanese adult-video genres and leaked-clip spam
+        ("Japanese gravure idol", "suggestive"),
+        ("AV idol debut", "explicit"),
+        ("desi mms", "explicit"),
+        ("Thai massage happy ending", "explicit"),
+        ("Happy ending of the movie", "none"),
+        ("AV receiver for home theater", "none"),
+        ("Lucknowi chikan kurta", "none"),
     ],
 )
 def test_round4_sexual_levels(sexual_terms, caption, expected):
