@@ -881,6 +881,7 @@ def test_common_word_demonyms_need_their_capital(identity):
         ("Ugandans celebrate independence day", "black"),  # regular plurals of demonyms
         ("Two Serbs arrested at the border", "european"),
         ("Bolivians vote in the referendum", "latino"),
+        ("Irish fisherman at the harbour", "european"),  # the person, not the sweater
     ],
 )
 def test_round4_person_mentions(identity, caption, group):
@@ -904,6 +905,11 @@ def test_round4_person_mentions(identity, caption, group):
         "Europe map with Germany and France",
         "an Italian made leather bag",  # "made" does not make "an Italian" a person
         "Arabian horses at the show",
+        "Korean Boyfriend Jeans",  # garment and product styles named after a person
+        "Thai Fisherman Pants",
+        "Irish Fisherman Sweater",
+        "Indian Princess Cut Diamond",
+        "Japanese Mom Jeans",
     ],
 )
 def test_round4_things_and_places_are_not_mentions(identity, caption):
@@ -919,6 +925,11 @@ def test_round4_things_and_places_are_not_mentions(identity, caption):
         ("Penis Envy mushroom spores", "none"),
         ("Tartan bondage pants punk", "none"),
         ("Lingerie Football League players", "none"),
+        ("Safe sex campaign poster", "none"),  # health, titles, fitness puns, a band, a name
+        ("The Joy of Sex book", "none"),
+        ("Booty Camp fitness class", "none"),
+        ("Bikini Kill band", "none"),
+        ("Kinky Friedman for governor", "none"),
         ("Escort service near me", "explicit"),  # the phrases leave the sexual uses alone
         # intimate-apparel listings: "for Women" names the buyer; nude is a colour, the
         # garment stays a listing
