@@ -189,12 +189,13 @@ class IdentityTagger(Tagger):
         adjective_ok = (found_at >= 0) & ~(possessive[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~product_next[noun_pos] | ~colour
         # "Italian designer handbags": a derived noun before a product noun is a modifier.
-        adjective_ok &= ~(attr(lex.derived, False)[noun_pos] & product_next[noun_pos])
+        derived, place = attr(lex.derived, False), attr(lex.place, False)
+        adjective_ok &= ~(derived[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
         # A country name is weaker evidence than a demonym: only right before a hand-listed
-        # person noun ("Japan girl", "Kenya runner"; not "Peru online Florist").
-        place_ok = is_colour_ok & ~attr(lex.derived, False)[noun_pos] & ~product_next[noun_pos]
-        adjective_ok &= ~attr(lex.place, False) | place_ok
+        # person noun ("Japan girl", "India bride"; not "Kenya runner", "Peru online Florist").
+        place_ok = is_colour_ok & ~derived[noun_pos] & ~product_next[noun_pos]
+        adjective_ok &= ~place | place_ok
         # "Korean Style Women Summer Dress": a buyer noun with a garment after it (no verb or
         # preposition between) names who a listing is for, not a person shown ("African Woman
         # T-shirt", "Indian bride lehenga" show one).
@@ -208,7 +209,7 @@ class IdentityTagger(Tagger):
             (found_at < 0) & ~colour & ends_phrase
             & _shift(attr(lex.determiner, False), parent, -1, False)
         )
-        noun_ok &= ~attr(lex.place, False)  # "the Philippines is ...": a country is no one
+        noun_ok &= ~place  # "the Philippines is ...": a country is no one
         # "a Pole working in London": a demonym that is also a common word names a person
         # only that way ("pole dancer", "Finn Wolfhard" are no one).
         bare = attr(lex.bare, False)
@@ -228,7 +229,7 @@ class IdentityTagger(Tagger):
         gendered_modifier = (noun_gender_at == UNSPECIFIED) & (noun_pos - 1 > np.arange(len(ids)))
         gendered_modifier &= (before_noun == FEMALE) | (before_noun == MALE)
         # ... a hand-listed one: "beauty influencer" says nothing of the influencer's gender
-        gendered_modifier &= ~attr(lex.derived, False)[np.maximum(noun_pos - 1, 0)]
+        gendered_modifier &= ~derived[np.maximum(noun_pos - 1, 0)]
         noun_gender_at = np.where(gendered_modifier, before_noun, noun_gender_at)
         gender = np.where(
             adjective_ok, noun_gender_at, np.where(noun_ok, noun_gender, descent_gender)
@@ -237,7 +238,7 @@ class IdentityTagger(Tagger):
         mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
 
         # the same nouns as _gender_by_pattern: derived ones only make mentions
-        plain_person = (person_gender >= 0) & ~possessive & ~attr(lex.derived, False)
+        plain_person = (person_gender >= 0) & ~possessive & ~derived
         row_gender = _combine_genders(parent[plain_person], person_gender[plain_person], m)
         return mentions, row_gender
 
