@@ -955,6 +955,12 @@ def test_round4_things_and_places_are_not_mentions(identity, caption):
         ("Happy ending of the movie", "none"),
         ("AV receiver for home theater", "none"),
         ("Lucknowi chikan kurta", "none"),
+        # euphemisms and merchandise slogans
+        ("racy photoshoot", "suggestive"),
+        ("raunchy video", "suggestive"),
+        ("World's Hottest Nurse mug", "suggestive"),
+        ("steamy dumplings", "none"),
+        ("saucy chicken recipe", "none"),
     ],
 )
 def test_round4_sexual_levels(sexual_terms, caption, expected):
