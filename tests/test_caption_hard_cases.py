@@ -882,6 +882,9 @@ def test_common_word_demonyms_need_their_capital(identity):
         ("Two Serbs arrested at the border", "european"),
         ("Bolivians vote in the referendum", "latino"),
         ("Irish fisherman at the harbour", "european"),  # the person, not the sweater
+        ("Japanese baby sleeping", "east_asian"),
+        ("Cute Korean baby boy smiling", "east_asian"),
+        ("Nigerian toddler playing", "black"),
     ],
 )
 def test_round4_person_mentions(identity, caption, group):
@@ -910,6 +913,11 @@ def test_round4_person_mentions(identity, caption, group):
         "Irish Fisherman Sweater",
         "Indian Princess Cut Diamond",
         "Japanese Mom Jeans",
+        "Mexican Baby Blanket",  # a noun for the young names a product's or an animal's kind
+        "African Baby Elephant",
+        "Japanese Kid Snack",
+        "French Baby Girl Names",
+        "the Chinese and Japanese markets",
     ],
 )
 def test_round4_things_and_places_are_not_mentions(identity, caption):
