@@ -918,6 +918,9 @@ def test_round4_person_mentions(identity, caption, group):
         "Japanese Kid Snack",
         "French Baby Girl Names",
         "the Chinese and Japanese markets",
+        "American Beauty",  # titles and brands named after a person
+        "Scottish Widows pension",
+        "Japanese Samurai Sword",
     ],
 )
 def test_round4_things_and_places_are_not_mentions(identity, caption):
