@@ -941,6 +941,11 @@ def test_round4_things_and_places_are_not_mentions(identity, caption):
         ("Booty Camp fitness class", "none"),
         ("Bikini Kill band", "none"),
         ("Kinky Friedman for governor", "none"),
+        ("Teacher faces child porn charges", "none"),  # crimes and campaigns: a topic
+        ("Revenge porn law passed", "none"),
+        ("Anti-porn campaign", "none"),
+        ("Porn addiction recovery book", "none"),
+        ("Former porn star turned author", "explicit"),
         ("Escort service near me", "explicit"),  # the phrases leave the sexual uses alone
         # intimate-apparel listings: "for Women" names the buyer; nude is a colour, the
         # garment stays a listing
