@@ -13,7 +13,7 @@ from typing import Any
 
 from profiler.defaults import ALPHA, CONFIDENCE, MIN_SUPPORT
 from profiler.stats.fisher import fisher_p
-from profiler.stats.rates import benjamini_hochberg
+from profiler.stats.rates import benjamini_hochberg, two_sided_z
 
 
 def compare_documents(
@@ -25,7 +25,7 @@ def compare_documents(
     from statsmodels.stats.proportion import confint_proportions_2indep
 
     before = {_key(c): c for c in baseline["cells"]}
-    z = norm.ppf(0.5 + confidence / 2)
+    z = two_sided_z(confidence)
     changes = []
     for cell in current["cells"]:
         old = before.get(_key(cell))

@@ -8,12 +8,11 @@ Wilson interval at Kish's effective sample size.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from statistics import NormalDist
 from typing import Any
 
 from profiler.counting.languages import LanguageTally
+from profiler.stats.rates import wilson_of_share
 from profiler.taggers.language import UNDETERMINED
 
 
@@ -53,7 +52,7 @@ def _estimate(tally: LanguageTally, languages: set[str], confidence: float) -> d
     other = [code for code in tally.sampled if _covered(code, languages) is False]
     share = sum(tally.weight[code] for code in other) / total
     n_effective = total * total / sum(tally.weight_sq.values())
-    low, high = weighted_wilson(share, n_effective, confidence)
+    low, high = wilson_of_share(share, n_effective, confidence)
     return {
         "sampled": int(sum(tally.sampled.values())),
         "other": int(sum(tally.sampled[code] for code in other)),
@@ -66,15 +65,6 @@ def _estimate(tally: LanguageTally, languages: set[str], confidence: float) -> d
             for code, k in _ranked(tally.sampled)
         ],
     }
-
-
-def weighted_wilson(share: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson's interval for a proportion estimated from `n` effective observations (any
-    positive real; with equal weights this is the usual Wilson interval)."""
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, min(share, centre - half)), min(1.0, max(share, centre + half))
 
 
 def _ranked(tally: dict[str, int]) -> list[tuple[str, int]]:

@@ -19,7 +19,12 @@ def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float
     """Wilson score interval, the closed form statsmodels' `proportion_confint(method="wilson")`
     computes (tests compare the two): a run computes thousands, and the library call's argument
     handling cost about 90 us each, a large share of the end of a run."""
-    rate = k / n
+    return wilson_of_share(k / n, n, confidence)
+
+
+def wilson_of_share(rate: float, n: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson's interval for a proportion `rate` observed on `n` rows; `n` may be any positive
+    real, e.g. a weighted sample's effective size (stats/language.py)."""
     z = two_sided_z(confidence)
     z2n = z * z / n
     centre = (rate + z2n / 2) / (1 + z2n)
