@@ -200,6 +200,8 @@ class IdentityTagger(Tagger):
         # preposition between) names who a listing is for, not a person shown ("African Woman
         # T-shirt", "Indian bride lehenga" show one).
         adjective_ok &= ~(attr(lex.buyer, False)[noun_pos] & garment_next[noun_pos])
+        # "Greek Goddess Costume": the person noun names a costume.
+        adjective_ok &= ~_shift(attr(lex.costume, False), parent, 1, False)[noun_pos]
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
         # "Portuguese restaurant", "Latina food recipe": a noun that is also an adjective
         # describes the thing after it.

@@ -43,6 +43,7 @@ class _Entry:
     adjective: bool = False  # an identity adjective (some are nouns too: "Portuguese", "Latina")
     place: bool = False  # a country name: describes a person right before a person noun only
     thing: bool = False  # a noun for a thing an identity word may describe ("restaurant", "flag")
+    costume: bool = False  # after a person noun, a costume ("Greek Goddess Costume")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class IdentityLexicon:
     after_role: np.ndarray
     adjective: np.ndarray
     thing: np.ndarray
+    costume: np.ndarray
     place: np.ndarray
     of_id: int
     product_window: int = 1
@@ -206,7 +208,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("connector", "connectors"), ("descent", "descent_words"),
                       ("diaspora", "diaspora_suffixes"), ("product", "product_nouns"),
                       ("brand", "brand_nouns"), ("buyer", "buyer_nouns"),
-                      ("determiner", "determiners"), ("follower", "noun_followers")):
+                      ("determiner", "determiners"), ("follower", "noun_followers"),
+                      ("costume", "costume_nouns")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
     # Things an identity word describes: they stop the one-unknown-word bridge ("French horn
@@ -294,6 +297,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         after_role=column("after_role", bool),
         adjective=column("adjective", bool),
         thing=column("thing", bool),
+        costume=column("costume", bool),
         place=column("place", bool),
         of_id=index["of"],
         product_window=int(grammar.get("product_window", 1)),

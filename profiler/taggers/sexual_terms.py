@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from profiler.schema import CAPTION, SEXUAL_LEVELS
 from profiler.taggers.base import FilterRule, Signal, StandardFilter, Tagger
 from profiler.taggers.lexicon import load_lexicon, require
-from profiler.taggers.text import alternation, match_mask
+from profiler.taggers.text import alternation, bind_letters, bind_letters_in, match_mask
 
 LEVEL = "sexual_terms.level"
 _NONE, _APPAREL, _SUGGESTIVE, _EXPLICIT = (SEXUAL_LEVELS.index(v) for v in
@@ -30,31 +30,40 @@ class SexualTermsTagger(Tagger):
     def __init__(self, lexicon_path: str | None = None):
         data = load_lexicon("sexual_terms", lexicon_path)
         self._meta = data["meta"]
-        explicit = require(data, "levels.explicit.terms")
-        suggestive = require(data, "levels.suggestive.terms")
-        apparel_spec = data.get("levels", {}).get("apparel", {})
-        apparel = apparel_spec.get("terms", [])
+        # Level patterns run on candidates whose non-ASCII letters are bound (text.bind_letters).
+        explicit = [bind_letters(t) for t in require(data, "levels.explicit.terms")]
+        suggestive = [bind_letters(t) for t in require(data, "levels.suggestive.terms")]
         levels = data.get("levels", {})
+        apparel_spec = levels.get("apparel", {})
+        apparel = [bind_letters(t) for t in apparel_spec.get("terms", [])]
         explicit_re = _patterns(levels.get("explicit", {}))
         suggestive_re = _patterns(levels.get("suggestive", {}))
         self.explicit_pattern = _join(alternation(explicit, plural=True), explicit_re)
         self.suggestive_pattern = _join(alternation(suggestive, plural=True), suggestive_re)
         self.apparel_pattern = alternation(apparel, plural=True)
-        # One candidate pass: level patterns ride along in the same RE2 alternation.
-        self.any_pattern = _join(alternation([*explicit, *suggestive, *apparel], plural=True),
+        # One candidate pass on the captions as written: terms as written and bound ride along
+        # in the same RE2 alternation with the level patterns (a superset of every level).
+        every_term = [*require(data, "levels.explicit.terms"),
+                      *require(data, "levels.suggestive.terms"), *apparel_spec.get("terms", [])]
+        self.any_pattern = _join(alternation(every_term, plural=True),
                                  explicit_re + suggestive_re)
         # An apparel term worn by a person outside a listing reads as suggestive; on a
         # children's product it is no level at all.
         self.person_pattern = alternation(apparel_spec.get("person", []))
-        self.listing_pattern = alternation(apparel_spec.get("listing", []))
+        self.listing_pattern = _join(alternation(apparel_spec.get("listing", [])),
+                                     _patterns(apparel_spec, "listing_patterns"))
         self.child_pattern = alternation(apparel_spec.get("child", []))
         neutral = data.get("neutral", {})
-        # "nude" before a garment is its colour: drop the word, keep the garment (\1).
+        # "nude" next to a garment is its colour: drop the word, keep the garment (\1), before
+        # it ("Nude Push Up Bra") or after it ("Push Up Bra 34B Nude", "Strapless Bra - Nude").
         colours, garments = neutral.get("colour_words", []), neutral.get("coloured_garments", [])
-        self.colour_pattern = (rf"{alternation(colours)}((?:[\s\-]+\w+){{0,2}}[\s\-]+"
-                               rf"{alternation(garments, plural=True)})" if colours and garments else "")
-        parts = [alternation(neutral["phrases"], plural=True)] if neutral.get("phrases") else []
-        parts += [f"(?:{p})" for p in neutral.get("patterns", [])]
+        self.colour_patterns = [
+            rf"{alternation(colours)}((?:[\s\-]+\w+){{0,2}}[\s\-]+{alternation(garments, plural=True)})",
+            rf"({alternation(garments, plural=True)}(?:[\s\-]+\w+){{0,2}}[\s\-]+){alternation(colours)}",
+        ] if colours and garments else []
+        phrases = [bind_letters(p) for p in neutral.get("phrases", [])]
+        parts = [alternation(phrases, plural=True)] if phrases else []
+        parts += [f"(?:{bind_letters(p)})" for p in neutral.get("patterns", [])]
         self.neutral_pattern = "|".join(parts)
         self._levels = pa.array(SEXUAL_LEVELS, pa.string())
 
@@ -69,9 +78,9 @@ class SexualTermsTagger(Tagger):
         level = np.full(len(captions), _NONE, np.int8)
         candidates = np.flatnonzero(match_mask(captions, self.any_pattern))
         if len(candidates):
-            text = pc.utf8_lower(captions.take(pa.array(candidates)))
-            if self.colour_pattern:
-                text = pc.replace_substring_regex(text, self.colour_pattern, r" \1")
+            text = bind_letters_in(pc.utf8_lower(captions.take(pa.array(candidates))))
+            for colour_pattern in self.colour_patterns:
+                text = pc.replace_substring_regex(text, colour_pattern, r" \1 ")
             if self.neutral_pattern:
                 text = pc.replace_substring_regex(text, self.neutral_pattern, " ")
             level[candidates] = self._levels_of(text)
@@ -94,9 +103,9 @@ class SexualTermsTagger(Tagger):
         return np.select([explicit, suggestive, apparel], [_EXPLICIT, _SUGGESTIVE, _APPAREL], _NONE)
 
 
-def _patterns(level: dict) -> list[str]:
+def _patterns(level: dict, key: str = "patterns") -> list[str]:
     """A level's RE2 patterns (for word combinations a term list cannot say: "hot asian girl")."""
-    return [f"(?:{p})" for p in level.get("patterns", [])]
+    return [f"(?:{bind_letters(p)})" for p in level.get(key, [])]
 
 
 def _join(terms_pattern: str, patterns: list[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import numpy as np
@@ -31,6 +32,26 @@ def alternation(terms: Iterable[str], plural: bool = False, possessive_follows: 
     suffix = "(?:e?s)?" if plural else ""
     end = r"\b" if possessive_follows else "(?:[^\\w'\u2019]|$)"
     return rf"\b(?:{body}){suffix}{end}"
+
+
+# RE2's \b knows only ASCII letters, so "bra" + "s" matched in "Brasília" and "anal" in
+# "analítica". A "0" written before every non-ASCII letter or mark keeps such words whole for
+# \b; lexicon terms get the same mark (`bind_letters`) so "baisée" still finds "baisée".
+_NON_ASCII_LETTER = r"([^\x00-\x7F\p{P}\p{S}\p{Z}\p{C}])"
+_BIND = "0"
+
+
+def bind_letters_in(text: pa.Array) -> pa.Array:
+    """Captions with every non-ASCII letter or mark bound to the letters before it (see above)."""
+    return pc.replace_substring_regex(text, _NON_ASCII_LETTER, _BIND + r"\1")
+
+
+def bind_letters(term: str) -> str:
+    """A lexicon term or RE2 pattern written the way `bind_letters_in` writes captions."""
+    return "".join(
+        _BIND + ch if ord(ch) > 127 and unicodedata.category(ch)[0] in "LMN" else ch
+        for ch in term
+    )
 
 
 def match_mask(captions: pa.Array, pattern: str, ignore_case: bool = True) -> np.ndarray:
