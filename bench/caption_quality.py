@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from profiler.stats.rates import wilson
 from profiler.taggers.identity import PERSON_MENTION, IdentityTagger
+from profiler.taggers.language import detect
 from profiler.taggers.sexual_terms import LEVEL, SexualTermsTagger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="label_set", choices=("real", "made-up"), default="real",
                         help="which labelled captions (default: real)")
     parser.add_argument("--errors", choices=("tune", "holdout"), help="list this half's errors")
+    parser.add_argument("--by-language", action="store_true",
+                        help="also split each half by language: English (py3langid's best "
+                             "guess, no threshold) or other, the lexicons being English")
     parser.add_argument("--captions", type=Path, default=CAPTIONS,
                         help="the real captions parquet (default: beside the repository)")
     args = parser.parse_args(argv)
@@ -88,11 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         "sexual_terms.apparel": lambda r: (level[int(r["row"])] == "apparel",
                                            r["sexual_level"] == "apparel"),
     }
-    for split in ("tune", "holdout"):
-        rows = [r for r in labels if r["split"] == split]
+    parts = [(split, lambda r, s=split: r["split"] == s) for split in ("tune", "holdout")]
+    if args.by_language:
+        codes = detect([r["caption"] for r in labels], min_confidence=0.0)
+        for r, code in zip(labels, codes, strict=True):
+            r["language"] = "en" if code == "en" else "other"
+        parts = [(f"{split}/{language}", lambda r, s=split, lang=language: r["split"] == s
+                  and r["language"] == lang) for split in ("tune", "holdout")
+                 for language in ("en", "other")]
+    for part, keep in parts:
+        rows = [r for r in labels if keep(r)]
         for signal, check in checks.items():
             c = confusion([check(r) for r in rows])
-            print(f"{split:8} {signal:24} n={c['n']} tp={c['tp']} fp={c['fp']} fn={c['fn']}  "
+            print(f"{part:13} {signal:24} n={c['n']} tp={c['tp']} fp={c['fp']} fn={c['fn']}  "
                   f"precision {c['precision']:.3f} [{c['precision_low']:.3f}, {c['precision_high']:.3f}]  "
                   f"recall {c['recall']:.3f} [{c['recall_low']:.3f}, {c['recall_high']:.3f}]")
     if args.errors:
