@@ -82,8 +82,11 @@ class IdentityTagger(Tagger):
         captions = batch.column(CAPTION)
         n = len(captions)
         lex = self.lexicon
-        candidates = np.flatnonzero(match_mask(captions, lex.candidate_pattern))
-        candidate_captions = captions.take(pa.array(candidates, pa.int64()))
+        # Underscores join words for RE2's \b ("vietnamese_farmer_planting_rice.jpg"): rows with
+        # one are candidates too, and read with spaces instead.
+        candidates = np.flatnonzero(match_mask(captions, lex.candidate_pattern + "|_"))
+        candidate_captions = pc.replace_substring(
+            captions.take(pa.array(candidates, pa.int64())), "_", " ")
         has_identity = match_mask(candidate_captions, lex.identity_pattern)
         identity_rows, person_rows = candidates[has_identity], candidates[~has_identity]
         identity_captions = candidate_captions.filter(pa.array(has_identity))
@@ -163,7 +166,9 @@ class IdentityTagger(Tagger):
         ends_phrase = _shift(attr(lex.follower, False), parent, 1, False)
         ends_phrase |= ~_shift(np.ones(len(ids), bool), parent, 1, False)
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
-        is_person &= ~attr(lex.weak, False) | ends_phrase
+        # ... or before what depicts them: "Caucasian Baby Doll", "Native American Chief Bust"
+        depicted = _shift(attr(lex.depiction, False), parent, 1, False)
+        is_person &= ~attr(lex.weak, False) | ends_phrase | depicted
         # "pop star", "film legend": a person only right after a role word ("star anise" is not).
         is_person &= ~attr(lex.after_role, False) | _shift(is_modifier, parent, -1, False)
         possessive = attr(lex.possessive, False)
@@ -194,7 +199,10 @@ class IdentityTagger(Tagger):
         adjective_ok &= ~colour | is_colour_ok
         # A country name is weaker evidence than a demonym: only right before a hand-listed
         # person noun ("Japan girl", "India bride"; not "Kenya runner", "Peru online Florist").
-        place_ok = is_colour_ok & ~derived[noun_pos] & ~product_next[noun_pos]
+        place_ok = is_colour_ok & ~product_next[noun_pos] & (
+            ~derived[noun_pos] | attr(lex.team_role, False)[noun_pos])  # "Germany goalkeeper"
+        # "Ghana's president", "Nigeria's first female fighter pilot": a country's possessive
+        place_ok |= attr(lex.place_possessive, False) & (found_at >= 0) & ~product_next[noun_pos]
         adjective_ok &= ~place | place_ok
         # "Korean Style Women Summer Dress": a buyer noun with a garment after it (no verb or
         # preposition between) names who a listing is for, not a person shown ("African Woman
@@ -211,6 +219,10 @@ class IdentityTagger(Tagger):
             (found_at < 0) & ~colour & ends_phrase
             & _shift(attr(lex.determiner, False), parent, -1, False)
         )
+        # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then a verb
+        opens_caption = ~_shift(np.ones(len(ids), bool), parent, -1, False)
+        noun_ok |= ((found_at < 0) & ~colour & opens_caption
+                    & _shift(attr(lex.headline_verb, False), parent, 1, False))
         noun_ok &= ~place  # "the Philippines is ...": a country is no one
         # "a Pole working in London": a demonym that is also a common word names a person
         # only that way ("pole dancer", "Finn Wolfhard" are no one).

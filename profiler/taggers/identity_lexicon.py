@@ -44,6 +44,10 @@ class _Entry:
     place: bool = False  # a country name: describes a person right before a person noun only
     thing: bool = False  # a noun for a thing an identity word may describe ("restaurant", "flag")
     costume: bool = False  # after a person noun, a costume ("Greek Goddess Costume")
+    team_role: bool = False  # a sport role a country name may describe ("Germany goalkeeper")
+    place_possessive: bool = False  # "Ghana's": a country's possessive, before its people
+    headline_verb: bool = False  # "Ethiopian wins ...": after a demonym opening a caption
+    depiction: bool = False  # "Caucasian Baby Doll": ends a weak noun's phrase (it is depicted)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ class IdentityLexicon:
     adjective: np.ndarray
     thing: np.ndarray
     costume: np.ndarray
+    team_role: np.ndarray
+    place_possessive: np.ndarray
+    headline_verb: np.ndarray
+    depiction: np.ndarray
     place: np.ndarray
     of_id: int
     product_window: int = 1
@@ -167,6 +175,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                 raise UserError(f"identity lexicon: [terms.{group_name}] countries: one word, not {term!r}")
             add_identity(term, gi, -1, False)
             entry(term.lower()).place = True
+            # "Ghana's president", "Kenya's marathon queen": the country's own people
+            possessive = entry(term.lower() + "'s")
+            possessive.group, possessive.lemma = gi, term.lower()
+            possessive.place = possessive.place_possessive = True
         for term in spec.get("determiner_nouns", []):
             add_identity(term, gi, -1, False)
             entry(term.lower()).bare = True
@@ -194,10 +206,15 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             if e.person_gender < 0 and e.group < 0:
                 e.person_gender, e.derived = gender, True
     for noun in [*nouns.get("weak", []), *nouns.get("roles", []), *nouns.get("after_role", []),
-                 *nouns.get("wordnet", [])]:
-        e = entry(noun.lower())
-        if e.person_gender < 0 and e.group < 0:
-            e.person_gender, e.derived = _derived_gender(noun.lower()), True
+                 *nouns.get("team_roles", []), *nouns.get("wordnet", [])]:
+        # with their possessives: "Jamaican sprinter's spikes", "Irish emigrants' farewell"
+        for surface, possessive in _noun_forms(noun.lower()):
+            e = entry(surface)
+            if e.person_gender < 0 and e.group < 0:
+                e.person_gender, e.derived = _derived_gender(noun.lower()), True
+                e.possessive = possessive
+    for noun in nouns.get("team_roles", []):
+        entries[noun.lower()].team_role = True
     for noun in nouns.get("weak", []):
         entries[noun.lower()].weak = True
     for noun in nouns.get("after_role", []):
@@ -209,7 +226,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("diaspora", "diaspora_suffixes"), ("product", "product_nouns"),
                       ("brand", "brand_nouns"), ("buyer", "buyer_nouns"),
                       ("determiner", "determiners"), ("follower", "noun_followers"),
-                      ("costume", "costume_nouns")):
+                      ("costume", "costume_nouns"), ("headline_verb", "headline_verbs"),
+                      ("follower", "headline_verbs"), ("depiction", "depiction_nouns")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
     # Things an identity word describes: they stop the one-unknown-word bridge ("French horn
@@ -259,11 +277,18 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         identity_pattern += "|" + bare_pattern
     # A country name matters only right before a hand-listed person noun: only then is its row
     # a candidate ("Made in China" is not, and country names are common in product captions).
-    places = [s for s, e in entries.items() if e.place]
+    places = [s for s, e in entries.items() if e.place and not e.place_possessive]
     if places:
         nouns_listed = [noun for terms in person_terms for noun in terms]
+        nouns_listed += [s for s, e in entries.items() if e.team_role]
         identity_pattern += "|" + rf"{alternation(places)}[\s\-_]+{alternation(nouns_listed)}"
-    neutral = grammar.get("neutral_phrases", [])
+        identity_pattern += "|" + rf"{alternation(places)}['\x{{2019}}]s\b"
+    # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
+    verbs = [s for s, e in entries.items() if e.headline_verb]
+    headline = (rf"^[\s\W]*{alternation(adjectives)}[\s\-_]+{alternation(verbs)}"
+                if verbs else "")
+    neutral = [alternation(phrases)] if (phrases := grammar.get("neutral_phrases", [])) else []
+    neutral += [f"(?:{p})" for p in grammar.get("neutral_patterns", [])]
     return IdentityLexicon(
         name=data["meta"]["name"],
         version=str(data["meta"]["version"]),
@@ -298,6 +323,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         adjective=column("adjective", bool),
         thing=column("thing", bool),
         costume=column("costume", bool),
+        team_role=column("team_role", bool),
+        place_possessive=column("place_possessive", bool),
+        headline_verb=column("headline_verb", bool),
+        depiction=column("depiction", bool),
         place=column("place", bool),
         of_id=index["of"],
         product_window=int(grammar.get("product_window", 1)),
@@ -310,9 +339,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         bare_pattern=bare_pattern,
         person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
         mention_possible_patterns=tuple(
-            p for p in (*_chunked_alternations(identity_nouns + any_person), noun_use) if p
+            p for p in (*_chunked_alternations(identity_nouns + any_person), noun_use, headline)
+            if p
         ),
-        neutral_pattern=alternation(neutral) if neutral else "",
+        neutral_pattern="|".join(neutral),
     )
 
 

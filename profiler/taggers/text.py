@@ -68,7 +68,9 @@ def normalize_quotes(lowered: pa.Array) -> pa.Array:
 
 def tokenize(lowered: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Split lowered captions into word tokens (keeping apostrophes); returns tokens and row ids."""
-    spaced = pc.replace_substring_regex(lowered, r"[^\w']+", " ")
+    # Letters of any script make words ("mañana" is one word, not "ma" and "ana"); an
+    # underscore separates them, as in file names.
+    spaced = pc.replace_substring_regex(lowered, r"[^\pL\pN']+", " ")
     spaced = pc.replace_substring_regex(spaced, r"(?:^|\s)'+", " ")
     lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(spaced))
     tokens = pc.list_flatten(lists)
