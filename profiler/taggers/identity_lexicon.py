@@ -339,7 +339,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         bare_pattern=bare_pattern,
         person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
         mention_possible_patterns=tuple(
-            p for p in (*_chunked_alternations(identity_nouns + any_person), noun_use, headline)
+            p for p in (*_chunked_alternations(identity_nouns + any_person),
+                        "|".join(p for p in (noun_use, headline) if p))
             if p
         ),
         neutral_pattern="|".join(neutral),
@@ -352,9 +353,12 @@ MAX_ALTERNATION_CHARS = 13000
 
 
 def _chunked_alternations(terms: list[str]) -> list[str]:
-    """Whole-word alternations of `terms`, each under MAX_ALTERNATION_CHARS: a row matches any
-    of them exactly when it would match one alternation of all."""
-    unique = sorted({t.strip().lower() for t in terms if t.strip()})
+    """Whole-word alternations of `terms` and their plurals, each under MAX_ALTERNATION_CHARS: a
+    row matches any of them exactly when it would match one alternation of all (a plural in -s
+    or -es whose singular is listed is left to the plural suffix: fewer, faster alternations)."""
+    listed = {t.strip().lower() for t in terms if t.strip()}
+    unique = sorted(t for t in listed if not (t.endswith("s") and t[:-1] in listed)
+                    and not (t.endswith("es") and t[:-2] in listed))
     chunks: list[list[str]] = [[]]
     size = 0
     for term in unique:
@@ -363,7 +367,7 @@ def _chunked_alternations(terms: list[str]) -> list[str]:
             size = 0
         chunks[-1].append(term)
         size += len(term) + 3  # the separator and some escaping
-    return [alternation(chunk) for chunk in chunks if chunk]
+    return [alternation(chunk, plural=True) for chunk in chunks if chunk]
 
 
 def _derived_gender(noun: str) -> int:
