@@ -1041,6 +1041,16 @@ def test_nouns_that_also_name_things_set_no_row_gender(identity):
         ("Jamaican sprinter's spikes at the trials", "black"),  # role nouns' possessives
         ("Irish emigrants' farewell at the harbour", "european"),
         ("Nepalese porter carrying a load", "south_asian"),
+        ("Bust of a Moroccan, marble, 1890", "middle_eastern_north_african"),  # a comma ends it
+        ("Portrait of an Irish merchant, oil on canvas", "european"),
+        ("asian, woman, smiling, portrait", "asian_unspecified"),  # a keyword list still counts
+        ("She was born to a proud Jamaican", "black"),  # a modifier after the determiner
+        ("Peruvian 68-year-old retired weaver at her loom", "latino"),  # ages before the noun
+        ("Kenyan two-time Olympic sprinter", "black"),
+        ("U.S. Ambassador to France", "american"),  # points as word breaks
+        ("A Nigerian's guide to Lagos", "black"),  # an adjective's possessive, used as a noun
+        ("She is a German Jew from Berlin", "other"),
+        ("Kiwi actor at the premiere", "other"),
     ],
 )
 def test_round5_person_mentions(identity, caption, group):
@@ -1078,6 +1088,8 @@ def test_round5_person_mentions(identity, caption, group):
         "China's economy grows",
         "Baltic porter beer",  # a weak noun before a thing
         "Spanish for beginners",  # a language
+        "the Chinese, Japanese and Korean markets",  # a comma inside a list of identity words
+        "Kiwi fruit salad",
 
         "Roast swede and carrot mash",
     ],

@@ -20,6 +20,7 @@ from profiler.taggers.identity_lexicon import (
     FEMALE,
     MALE,
     MENTION_GENDERS,
+    PHRASE_BREAK,
     UNSPECIFIED,
     IdentityLexicon,
     compile_identity_lexicon,
@@ -35,7 +36,7 @@ TERMS = "identity.terms"
 HAS_TERM = "identity.has_term"
 MEMBERSHIP = Membership(person=PERSON_MENTION, mentions=MENTIONS, gender=GENDER, groups=GROUPS,
                         mention_genders=MENTION_GENDERS)
-WINDOW = 4  # tokens an adjective may sit before its person noun ("asian young pretty woman")
+WINDOW = 6  # tokens an adjective may sit before its person noun ("asian young pretty woman")
 
 _GENDER_NONE = GENDERS.index("none")
 _GENDER_MIXED = GENDERS.index("mixed")
@@ -143,6 +144,7 @@ class IdentityTagger(Tagger):
         lowered = normalize_quotes(pc.utf8_lower(captions))
         if lex.neutral_pattern:
             lowered = pc.replace_substring_regex(lowered, lex.neutral_pattern, " ")
+        lowered = pc.replace_substring_regex(lowered, r"\s*[,;:()\[\]]\s*", f" {PHRASE_BREAK} ")
         tokens, parent = tokenize(lowered)
         ids = pc.index_in(tokens, value_set=lex.vocab).fill_null(-1).to_numpy().astype(np.int64)
         known = ids >= 0
@@ -165,6 +167,10 @@ class IdentityTagger(Tagger):
         # "a Dutch national" ends the phrase; "Indian National Congress" does not.
         ends_phrase = _shift(attr(lex.follower, False), parent, 1, False)
         ends_phrase |= ~_shift(np.ones(len(ids), bool), parent, 1, False)
+        # ... but a comma inside a list of identity words does not: "the Chinese, Japanese and
+        # Korean markets"
+        ends_phrase &= ~(_shift(ids == lex.break_id, parent, 1, False)
+                         & _shift(group >= 0, parent, 2, False))
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         # ... or before what depicts them: "Caucasian Baby Doll", "Native American Chief Bust"
         depicted = _shift(attr(lex.depiction, False), parent, 1, False)
@@ -183,6 +189,8 @@ class IdentityTagger(Tagger):
         # "Greek Orthodox priest", "Spanish flamenco dancer", "British Prime Minister": one
         # word the lexicon does not know may stand right before the person noun.
         filler |= ~known & _shift(is_person, parent, 1, False) & ~_is_number(tokens)
+        # "Cuban 72-year-old retired coach", "Sudanese 3-time Olympic sprinter"
+        filler |= _is_number(tokens) & _shift(is_modifier, parent, 1, False)
 
         found_at = _find_person_noun(is_identity, is_person, filler, parent)
         noun_pos = np.where(found_at >= 0, found_at, 0)
@@ -215,10 +223,11 @@ class IdentityTagger(Tagger):
         # describes the thing after it.
         noun_ok &= ~(attr(lex.adjective, False) & _shift(attr(lex.thing, False), parent, 1, False))
         # "the first Emirati to ...", "Two Chinese arrested": an adjective used as a noun.
-        noun_ok |= (
-            (found_at < 0) & ~colour & ends_phrase
-            & _shift(attr(lex.determiner, False), parent, -1, False)
-        )
+        determiner_before = _shift(attr(lex.determiner, False), parent, -1, False)
+        # ... or with a modifier between: "a proud Jamaican", "an elderly Greek in ..."
+        determiner_before |= (_shift(is_modifier, parent, -1, False)
+                              & _shift(attr(lex.determiner, False), parent, -2, False))
+        noun_ok |= (found_at < 0) & ~colour & ends_phrase & determiner_before
         # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then a verb
         opens_caption = ~_shift(np.ones(len(ids), bool), parent, -1, False)
         noun_ok |= ((found_at < 0) & ~colour & opens_caption

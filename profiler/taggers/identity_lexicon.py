@@ -100,6 +100,7 @@ class IdentityLexicon:
     depiction: np.ndarray
     place: np.ndarray
     of_id: int
+    break_id: int
     product_window: int = 1
     multiwords: list[Multiword] = field(default_factory=list)
     identity_pattern: str = ""
@@ -117,6 +118,7 @@ class IdentityLexicon:
     languages: tuple[str, ...] = ("en",)  # [meta] languages: other languages are not covered
 
 
+PHRASE_BREAK = "0brk0"  # letters and digits only: a token of its own
 COLOUR_BLOCKERS = ("off", "jet", "pure", "snow", "bright", "solid", "all", "matte", "glossy",
                    "pearl", "true", "ivory", "in", "wearing", "with")
 
@@ -162,6 +164,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         gi = group_index[group_name]
         for term in spec.get("adjectives", []):
             add_identity(term, gi, -1, False)
+            if " " not in term.strip():  # "A Korean's guide": an adjective used as a noun
+                possessive = entry(term.lower() + "'s")
+                possessive.group, possessive.lemma = gi, term.lower()
+                possessive.noun_gender = UNSPECIFIED
         for term in spec.get("colour", []):
             add_identity(term, gi, -1, True)
         for term in spec.get("nouns", []):
@@ -238,6 +244,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
         entry(word.lower()).colour_blocker = True
     entry("of")
+    # A comma, semicolon, colon or bracket, written as one token (PHRASE_BREAK) before
+    # tokenizing: it ends a phrase ("Head of an Ethiopian, bronze") and may stand between an
+    # identity word and its noun as a modifier would ("asian, woman, smiling").
+    brk = entry(PHRASE_BREAK)
+    brk.follower = brk.modifier = True
 
     vocab = list(entries)
     index = {surface: i for i, surface in enumerate(vocab)}
@@ -266,7 +277,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     adjectives = [s for s, e in entries.items()
                   if e.group >= 0 and e.noun_gender < 0 and not e.colour]
     adjectives += [" ".join(m[0]) for m in multiwords if m[2] < 0]
-    noun_use = (rf"{alternation(determiners)}[\s\-_]+{alternation(adjectives)}"
+    noun_use = (rf"{alternation(determiners)}[\s\-_]+(?:[a-z]+\s+)?{alternation(adjectives)}"
                 if determiners else "")
     # "a Finn", "a Pole": capitalized after a determiner only ("a pole in the ground" is no one).
     bare = [s for s, e in entries.items() if e.bare]
@@ -281,8 +292,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     if places:
         nouns_listed = [noun for terms in person_terms for noun in terms]
         nouns_listed += [s for s, e in entries.items() if e.team_role]
-        identity_pattern += "|" + rf"{alternation(places)}[\s\-_]+{alternation(nouns_listed)}"
-        identity_pattern += "|" + rf"{alternation(places)}['\x{{2019}}]s\b"
+        identity_pattern += "|" + (rf"{alternation(places)}(?:['\x{{2019}}]s\b|"
+                                   rf"[\s\-_]+{alternation(nouns_listed)})")
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
     verbs = [s for s, e in entries.items() if e.headline_verb]
     headline = (rf"^[\s\W]*{alternation(adjectives)}[\s\-_]+{alternation(verbs)}"
@@ -329,6 +340,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         depiction=column("depiction", bool),
         place=column("place", bool),
         of_id=index["of"],
+        break_id=index[PHRASE_BREAK],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
             (Multiword(tuple(index[w] for w in words), g, ng, lemma)

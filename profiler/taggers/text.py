@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_SEPARATOR = r"[\s\-_]+"
+_SEPARATOR = r"[\s\-_.]+"  # "U.S. Ambassador" is the term "u s ambassador"
 
 
 def term_pattern(term: str) -> str:
