@@ -39,14 +39,15 @@ GOALS = {  # signal: (precision, recall)
     "identity.person_mention": (0.95, 0.90),
     "sexual_terms.any": (0.90, 0.80),
 }
-# Regression floors on the holdout point estimates (label version 2: person mention 16/17
-# precision, 16/24 recall; sexual terms 14/19 precision, 14/14 recall), less about one row.
+# Regression floors on the holdout point estimates (label version 2, lexicons 2026.11.5: person
+# mention 17/18 precision, 17/24 recall; sexual terms 14/19 precision, 14/14 recall), less about
+# one row.
 FLOORS = {
-    "identity.person_mention": (0.90, 0.62),
+    "identity.person_mention": (0.90, 0.66),
     "sexual_terms.any": (0.70, 0.92),
 }
 MISSED = {  # goals the version-2 holdout shows missed, with its 95% interval
-    "identity.person_mention": "recall 0.667 [0.467, 0.820] < 0.90",
+    "identity.person_mention": "recall 0.708 [0.508, 0.851] < 0.90",
     "sexual_terms.any": "precision 0.737 [0.512, 0.882] < 0.90",
 }
 
