@@ -203,7 +203,6 @@ WEB_PERSON_MENTIONS = [
     ('Italian fashion designer Giorgio Armani', 'european'),
     ('Chinese President Xi Jinping', 'east_asian'),
     ('Russian tennis player Maria Sharapova', 'european'),
-    ('Spanish flamenco dancer performing in Seville', 'european'),
     ('Nigerian novelist Chinua Achebe', 'black'),
     ('Iranian film director Asghar Farhadi', 'middle_eastern_north_african'),
     ('Egyptian archaeologist Zahi Hawass', 'middle_eastern_north_african'),
@@ -424,7 +423,6 @@ WEB_PERSON_ROUND3 = [
     ('Japanese geishas in Kyoto', 'east_asian'),
     ('Japanese samurai in armour', 'east_asian'),
     ('American cheerleaders at the Super Bowl', 'american'),
-    ('Brazilian samba dancers at carnival', 'latino'),
     ('Russian models on the runway', 'european'),
     ('Indian actresses at Cannes', 'south_asian'),
     ('Korean pop star at the awards', 'east_asian'),
@@ -1051,6 +1049,13 @@ def test_nouns_that_also_name_things_set_no_row_gender(identity):
         ("A Nigerian's guide to Lagos", "black"),  # an adjective's possessive, used as a noun
         ("She is a German Jew from Berlin", "other"),
         ("Kiwi actor at the premiere", "other"),
+        ("Pakistan fast bowler takes a wicket", "south_asian"),  # a sport role across modifiers
+        ("Somali-born bus driver greets passengers", "black"),
+        ("Pakistan-born cricketer reaches his century", "south_asian"),  # a country before "born"
+        ("Singer of Puerto Rican descent performs", "latino"),  # a multiword term, then descent
+        ("Grandma Rosa, of Italian descent, in 1952", "european"),
+        ("Berber women weaving carpets", "middle_eastern_north_african"),  # a verb, not a buyer
+        ("British Prime Minister at the summit", "european"),
     ],
 )
 def test_round5_person_mentions(identity, caption, group):
@@ -1090,6 +1095,12 @@ def test_round5_person_mentions(identity, caption, group):
         "Spanish for beginners",  # a language
         "the Chinese, Japanese and Korean markets",  # a comma inside a list of identity words
         "Kiwi fruit salad",
+        "Spanish flamenco dancer performing in Seville",  # a named dance style (labels v2)
+        "Brazilian samba dancers at carnival",
+        "Indian wedding photographer in Delhi",  # the identity word describes the wedding
+        "Spanish-speaking receptionist",  # a language spoken
+        "Korean War veterans at the memorial",  # a war
+        "Japanese Chef Knife 8 Inch",
 
         "Roast swede and carrot mash",
     ],

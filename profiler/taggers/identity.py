@@ -188,7 +188,8 @@ class IdentityTagger(Tagger):
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
         # "Greek Orthodox priest", "Spanish flamenco dancer", "British Prime Minister": one
         # word the lexicon does not know may stand right before the person noun.
-        filler |= ~known & _shift(is_person, parent, 1, False) & ~_is_number(tokens)
+        unknown = ~known | attr(lex.inert, False)  # "prime" of the term "uk prime minister"
+        filler |= unknown & _shift(is_person, parent, 1, False) & ~_is_number(tokens)
         # "Cuban 72-year-old retired coach", "Sudanese 3-time Olympic sprinter"
         filler |= _is_number(tokens) & _shift(is_modifier, parent, 1, False)
 
@@ -207,8 +208,11 @@ class IdentityTagger(Tagger):
         adjective_ok &= ~colour | is_colour_ok
         # A country name is weaker evidence than a demonym: only right before a hand-listed
         # person noun ("Japan girl", "India bride"; not "Kenya runner", "Peru online Florist").
-        place_ok = is_colour_ok & ~product_next[noun_pos] & (
-            ~derived[noun_pos] | attr(lex.team_role, False)[noun_pos])  # "Germany goalkeeper"
+        place_ok = is_colour_ok & ~product_next[noun_pos] & ~derived[noun_pos]
+        # "Germany goalkeeper", "Pakistan fast bowler": a sport role, across role modifiers
+        place_ok |= (found_at >= 0) & attr(lex.team_role, False)[noun_pos]
+        # "Pakistan-born cricketer": a country name before "born" is its demonym
+        place_ok |= (found_at >= 0) & _shift(ids == lex.born_id, parent, 1, False)
         # "Ghana's president", "Nigeria's first female fighter pilot": a country's possessive
         place_ok |= attr(lex.place_possessive, False) & (found_at >= 0) & ~product_next[noun_pos]
         adjective_ok &= ~place | place_ok
@@ -243,7 +247,8 @@ class IdentityTagger(Tagger):
             written[rows] = match_mask(captions.take(pa.array(rows)), lex.bare_pattern)
             noun_ok &= ~bare | written[parent]
         noun_gender = np.where(noun_gender >= 0, noun_gender, UNSPECIFIED).astype(np.int8)
-        descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender)
+        descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender,
+                                                       absorbed)
 
         mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare))
         noun_gender_at = person_gender[noun_pos]
@@ -343,12 +348,19 @@ def _find_person_noun(is_identity, is_person, filler, parent) -> np.ndarray:
     return found
 
 
-def _descent_mentions(lex, ids, parent, is_identity, person_gender):
-    """"<person noun> [..] of <identity> descent": ok mask and the noun's gender per token."""
+def _descent_mentions(lex, ids, parent, is_identity, person_gender, absorbed):
+    """"<person noun> [..] of <identity> descent": ok mask and the noun's gender per token
+    ("Singer of Puerto Rican descent", "Grandma Rosa, of Italian descent")."""
     prev_is_of = _shift(ids == lex.of_id, parent, -1, False)
-    next_is_descent = _shift(np.where(ids >= 0, lex.descent[np.maximum(ids, 0)], False), parent, 1, False)
+    is_descent = np.where(ids >= 0, lex.descent[np.maximum(ids, 0)], False)
+    next_is_descent = _shift(is_descent, parent, 1, False)
+    for skip in (1, 2):  # past the other words of a multiword term ("puerto rican")
+        over = np.ones(len(ids), bool)
+        for k in range(1, skip + 1):
+            over &= _shift(absorbed, parent, k, False)
+        next_is_descent |= over & _shift(is_descent, parent, skip + 1, False)
     gender = np.full(len(ids), -1, np.int8)
-    for back in (2, 3):
+    for back in (2, 3, 4, 5):
         before = _shift(person_gender, parent, -back, np.int8(-1))
         gender = np.where(gender >= 0, gender, before)
     ok = is_identity & prev_is_of & next_is_descent & (gender >= 0)

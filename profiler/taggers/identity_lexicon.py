@@ -93,6 +93,7 @@ class IdentityLexicon:
     after_role: np.ndarray
     adjective: np.ndarray
     thing: np.ndarray
+    inert: np.ndarray  # only a word of a multiword term: alone, as unknown as any other
     costume: np.ndarray
     team_role: np.ndarray
     place_possessive: np.ndarray
@@ -101,6 +102,7 @@ class IdentityLexicon:
     place: np.ndarray
     of_id: int
     break_id: int
+    born_id: int
     product_window: int = 1
     multiwords: list[Multiword] = field(default_factory=list)
     identity_pattern: str = ""
@@ -110,10 +112,9 @@ class IdentityLexicon:
     # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
     mention_possible_patterns: tuple[str, ...] = ()
 
-    @property
-    def candidate_pattern(self) -> str:
-        """Rows worth a look: an identity term, or a person noun (for the row's gender)."""
-        return "|".join([self.identity_pattern, *self.person_patterns])
+    # Rows worth a look: an identity term, or a person noun (for the row's gender). A country
+    # name before a hand-listed noun is left to the noun's own pattern: one RE2 pass, in budget.
+    candidate_pattern: str = ""
     neutral_pattern: str = ""
     languages: tuple[str, ...] = ("en",)  # [meta] languages: other languages are not covered
 
@@ -244,6 +245,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
         entry(word.lower()).colour_blocker = True
     entry("of")
+    entry("born")
     # A comma, semicolon, colon or bracket, written as one token (PHRASE_BREAK) before
     # tokenizing: it ends a phrase ("Head of an Ethiopian, bronze") and may stand between an
     # identity word and its noun as a modifier would ("asian, woman, smiling").
@@ -286,14 +288,20 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         capitalized = "|".join(term_pattern(b).capitalize() for b in sorted(bare))
         bare_pattern = rf"{alternation(determiners)}[\s\-_]+(?-i:(?:{capitalized})\b)"
         identity_pattern += "|" + bare_pattern
+    person_patterns = tuple(alternation(terms, possessive_follows=False) for terms in person_terms)
     # A country name matters only right before a hand-listed person noun: only then is its row
     # a candidate ("Made in China" is not, and country names are common in product captions).
     places = [s for s, e in entries.items() if e.place and not e.place_possessive]
     if places:
         nouns_listed = [noun for terms in person_terms for noun in terms]
-        nouns_listed += [s for s, e in entries.items() if e.team_role]
-        identity_pattern += "|" + (rf"{alternation(places)}(?:['\x{{2019}}]s\b|"
-                                   rf"[\s\-_]+{alternation(nouns_listed)})")
+        team_roles = [s for s, e in entries.items() if e.team_role]
+        place_forms = (rf"{alternation(places)}(?:['\x{{2019}}]s\b|[\s\-_]+born\b|"
+                       rf"(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(team_roles)})")
+        place_nouns = rf"{alternation(places)}[\s\-_]+{alternation(nouns_listed)}"
+        candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns])
+        identity_pattern = "|".join([identity_pattern, place_forms, place_nouns])
+    else:
+        candidate_pattern = "|".join([identity_pattern, *person_patterns])
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
     verbs = [s for s, e in entries.items() if e.headline_verb]
     headline = (rf"^[\s\W]*{alternation(adjectives)}[\s\-_]+{alternation(verbs)}"
@@ -333,6 +341,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         after_role=column("after_role", bool),
         adjective=column("adjective", bool),
         thing=column("thing", bool),
+        inert=np.array([entries[s] == _Entry() for s in vocab], bool),
         costume=column("costume", bool),
         team_role=column("team_role", bool),
         place_possessive=column("place_possessive", bool),
@@ -341,6 +350,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         place=column("place", bool),
         of_id=index["of"],
         break_id=index[PHRASE_BREAK],
+        born_id=index["born"],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
             (Multiword(tuple(index[w] for w in words), g, ng, lemma)
@@ -348,8 +358,9 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             key=lambda m: -len(m.token_ids),
         ),
         identity_pattern=identity_pattern,
+        candidate_pattern=candidate_pattern,
         bare_pattern=bare_pattern,
-        person_patterns=tuple(alternation(terms, possessive_follows=False) for terms in person_terms),
+        person_patterns=person_patterns,
         mention_possible_patterns=tuple(
             p for p in (*_chunked_alternations(identity_nouns + any_person),
                         "|".join(p for p in (noun_use, headline) if p))
