@@ -144,7 +144,7 @@ class IdentityTagger(Tagger):
         lowered = normalize_quotes(pc.utf8_lower(captions))
         if lex.neutral_pattern:
             lowered = pc.replace_substring_regex(lowered, lex.neutral_pattern, " ")
-        lowered = pc.replace_substring_regex(lowered, r"\s*[,;:()\[\]]\s*", f" {PHRASE_BREAK} ")
+        lowered = pc.replace_substring_regex(lowered, r"[,;:()\[\]]", f" {PHRASE_BREAK} ")
         tokens, parent = tokenize(lowered)
         ids = pc.index_in(tokens, value_set=lex.vocab).fill_null(-1).to_numpy().astype(np.int64)
         known = ids >= 0

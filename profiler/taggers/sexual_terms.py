@@ -61,10 +61,14 @@ class SexualTermsTagger(Tagger):
             rf"{alternation(colours)}((?:[\s\-]+\w+){{0,2}}[\s\-]+{alternation(garments, plural=True)})",
             rf"({alternation(garments, plural=True)}(?:[\s\-]+\w+){{0,2}}[\s\-]+){alternation(colours)}",
         ] if colours and garments else []
+        # Neutral phrases and patterns in three RE2 passes: one alternation of them all outgrows
+        # RE2's DFA memory and runs slower than the three together (20 ms against 11 per 1,150 rows).
         phrases = [bind_letters(p) for p in neutral.get("phrases", [])]
-        parts = [alternation(phrases, plural=True)] if phrases else []
-        parts += [f"(?:{bind_letters(p)})" for p in neutral.get("patterns", [])]
-        self.neutral_pattern = "|".join(parts)
+        patterns = [f"(?:{bind_letters(p)})" for p in neutral.get("patterns", [])]
+        half = (len(patterns) + 1) // 2
+        self.neutral_patterns = [p for p in (alternation(phrases, plural=True) if phrases else "",
+                                             "|".join(patterns[:half]), "|".join(patterns[half:]))
+                                 if p]
         self._levels = pa.array(SEXUAL_LEVELS, pa.string())
 
     def versions(self) -> dict[str, str]:
@@ -81,8 +85,8 @@ class SexualTermsTagger(Tagger):
             text = bind_letters_in(pc.utf8_lower(captions.take(pa.array(candidates))))
             for colour_pattern in self.colour_patterns:
                 text = pc.replace_substring_regex(text, colour_pattern, r" \1 ")
-            if self.neutral_pattern:
-                text = pc.replace_substring_regex(text, self.neutral_pattern, " ")
+            for neutral_pattern in self.neutral_patterns:
+                text = pc.replace_substring_regex(text, neutral_pattern, " ")
             level[candidates] = self._levels_of(text)
         return {LEVEL: self._levels.take(pa.array(level))}
 
