@@ -37,3 +37,13 @@ def test_bound_terms_match_whole_words_only(term, caption, expected):
 def test_bind_letters_marks_letters_and_marks_only():
     assert bind_letters("café – 5€") == "caf0é – 5€"
     assert bind_letters_in(pa.array(["café – 5€"])).to_pylist() == ["caf0é – 5€"]
+
+
+def test_terms_ending_in_an_apostrophe_match_as_words():
+    """"girls'" ends its word itself: RE2's \\b after the apostrophe would need a letter next."""
+    pattern = alternation(["girls'", "kids"])
+    captions = pa.array(["girls' cotton underwear", "kids pyjamas", "girlsx", "the girls"])
+    assert match_mask(captions, pattern).tolist() == [True, True, False, False]
+    # embedded in a longer pattern, the alternation stays one group
+    assert match_mask(pa.array(["girls' bra", "kids bra", "bra"]), pattern + r"\s*bra").tolist() == [
+        True, True, False]

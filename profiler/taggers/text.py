@@ -28,10 +28,15 @@ def alternation(terms: Iterable[str], plural: bool = False, possessive_follows: 
     unique = sorted({t.strip().lower() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
     if not unique:
         return r"[^\s\S]"  # matches nothing (RE2 has no empty alternation and no lookahead)
-    body = "|".join(term_pattern(t) for t in unique)
+    # A term that ends in an apostrophe ("girls'") ends its word itself: no \b after it.
+    closed = [t for t in unique if t.endswith(("'", "\u2019"))]
+    body = "|".join(term_pattern(t) for t in unique if t not in closed)
     suffix = "(?:e?s)?" if plural else ""
     end = r"\b" if possessive_follows else "(?:[^\\w'\u2019]|$)"
-    return rf"\b(?:{body}){suffix}{end}"
+    words = rf"\b(?:{body}){suffix}{end}" if body else ""
+    if not closed:
+        return words
+    return "(?:" + "|".join(p for p in (words, *(rf"\b{term_pattern(t)}" for t in closed)) if p) + ")"
 
 
 # RE2's \b knows only ASCII letters, so "bra" + "s" matched in "Brasília" and "anal" in
