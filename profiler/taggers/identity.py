@@ -189,9 +189,10 @@ class IdentityTagger(Tagger):
         # "Greek Orthodox priest", "Spanish flamenco dancer", "British Prime Minister": one
         # word the lexicon does not know may stand right before the person noun.
         unknown = ~known | attr(lex.inert, False)  # "prime" of the term "uk prime minister"
-        filler |= unknown & _shift(is_person, parent, 1, False) & ~_is_number(tokens)
+        number = _is_number(tokens)
+        filler |= unknown & _shift(is_person, parent, 1, False) & ~number
         # "Cuban 72-year-old retired coach", "Sudanese 3-time Olympic sprinter"
-        filler |= _is_number(tokens) & _shift(is_modifier, parent, 1, False)
+        filler |= number & _shift(is_modifier, parent, 1, False)
 
         found_at = _find_person_noun(is_identity, is_person, filler, parent)
         noun_pos = np.where(found_at >= 0, found_at, 0)
