@@ -1148,6 +1148,15 @@ def test_hair_colour_nouns_set_no_row_gender(identity):
         ("The hottest athletes of 2024", "suggestive"),
         ("Hot hunk on the beach", "suggestive"),
         ("Soutien-gorge en dentelle 85C", "apparel"),
+        ("Model wearing a lace bralette", "suggestive"),  # lace is no listing word
+        ("Black Lace Corset Top", "apparel"),
+        ("KISS Lash Couture Naked Drama", "none"),  # a lash line
+        ("Girls' cotton underwear 5-pack", "none"),  # children's, with the apostrophe
+        ("Pornstar martini recipe", "none"),
+        ("Topless convertible on the coast road", "none"),
+        ("Sex-selective abortion campaign", "none"),
+        ("Anatomy diagram of the penis and testicles", "none"),
+        ("Hot Russian brides waiting for you", "suggestive"),
     ],
 )
 def test_round5_sexual_levels(sexual_terms, caption, expected):
