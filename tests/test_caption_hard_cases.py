@@ -1056,6 +1056,8 @@ def test_nouns_that_also_name_things_set_no_row_gender(identity):
         ("Grandma Rosa, of Italian descent, in 1952", "european"),
         ("Berber women weaving carpets", "middle_eastern_north_african"),  # a verb, not a buyer
         ("British Prime Minister at the summit", "european"),
+        ("A Turk selling simit on the bridge", "middle_eastern_north_african"),
+        ("Ottoman officer in a fez", "middle_eastern_north_african"),
     ],
 )
 def test_round5_person_mentions(identity, caption, group):
@@ -1095,6 +1097,8 @@ def test_round5_person_mentions(identity, caption, group):
         "Spanish for beginners",  # a language
         "the Chinese, Japanese and Korean markets",  # a comma inside a list of identity words
         "Kiwi fruit salad",
+        "Ottoman footstool in velvet",
+        "turk's cap lily in bloom",
         "Spanish flamenco dancer performing in Seville",  # a named dance style (labels v2)
         "Brazilian samba dancers at carnival",
         "Indian wedding photographer in Delhi",  # the identity word describes the wedding
