@@ -83,9 +83,8 @@ class IdentityTagger(Tagger):
         captions = batch.column(CAPTION)
         n = len(captions)
         lex = self.lexicon
-        # Underscores join words for RE2's \b ("vietnamese_farmer_planting_rice.jpg"): rows with
-        # one are candidates too, and read with spaces instead.
-        candidates = np.flatnonzero(match_mask(captions, lex.candidate_pattern + "|_"))
+        # Candidates are read with spaces for underscores (see `candidate_pattern`).
+        candidates = np.flatnonzero(match_mask(captions, lex.candidate_pattern))
         candidate_captions = pc.replace_substring(
             captions.take(pa.array(candidates, pa.int64())), "_", " ")
         has_identity = match_mask(candidate_captions, lex.identity_pattern)

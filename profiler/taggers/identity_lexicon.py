@@ -112,8 +112,10 @@ class IdentityLexicon:
     # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
     mention_possible_patterns: tuple[str, ...] = ()
 
-    # Rows worth a look: an identity term, or a person noun (for the row's gender). A country
-    # name before a hand-listed noun is left to the noun's own pattern: one RE2 pass, in budget.
+    # Rows worth a look: an identity term, a person noun (for the row's gender), or an
+    # underscore, which joins words for RE2's \b ("vietnamese_farmer_planting_rice.jpg"). A
+    # country name before a hand-listed noun is left to the noun's own pattern: one RE2 pass,
+    # within the DFA budget.
     candidate_pattern: str = ""
     neutral_pattern: str = ""
     languages: tuple[str, ...] = ("en",)  # [meta] languages: other languages are not covered
@@ -298,10 +300,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         place_forms = (rf"{alternation(places)}(?:['\x{{2019}}]s\b|[\s\-_]+born\b|"
                        rf"(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(team_roles)})")
         place_nouns = rf"{alternation(places)}[\s\-_]+{alternation(nouns_listed)}"
-        candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns])
+        candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns, "_"])
         identity_pattern = "|".join([identity_pattern, place_forms, place_nouns])
     else:
-        candidate_pattern = "|".join([identity_pattern, *person_patterns])
+        candidate_pattern = "|".join([identity_pattern, *person_patterns, "_"])
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
     verbs = [s for s, e in entries.items() if e.headline_verb]
     headline = (rf"^[\s\W]*{alternation(adjectives)}[\s\-_]+{alternation(verbs)}"

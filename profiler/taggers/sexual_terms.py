@@ -41,8 +41,8 @@ class SexualTermsTagger(Tagger):
         self.explicit_pattern = _join(alternation(explicit, plural=True), explicit_re)
         self.suggestive_pattern = _join(alternation(suggestive, plural=True), suggestive_re)
         self.apparel_pattern = alternation(apparel, plural=True)
-        # One candidate pass on the captions as written: terms as written and bound ride along
-        # in the same RE2 alternation with the level patterns (a superset of every level).
+        # One candidate pass on the captions as written: the terms as written ride along in the
+        # same RE2 alternation with the level patterns (a superset of every level).
         every_term = [*require(data, "levels.explicit.terms"),
                       *require(data, "levels.suggestive.terms"), *apparel_spec.get("terms", [])]
         self.any_pattern = _join(alternation(every_term, plural=True),
