@@ -1161,6 +1161,17 @@ def test_hair_colour_nouns_set_no_row_gender(identity):
         ("Sex-selective abortion campaign", "none"),
         ("Anatomy diagram of the penis and testicles", "none"),
         ("Hot Russian brides waiting for you", "suggestive"),
+        ("Rustic wedding escort cards with twine", "none"),  # wedding seating cards
+        ("Escort girls in Paris", "explicit"),
+        ("Spacious living-cum-dining room", "none"),  # rooms and places joined by "cum"
+        ("Kitchen cum dining area in a 3BHK flat", "none"),
+        ("Chorlton-cum-Hardy street view", "none"),
+        ("cum on her face", "explicit"),
+        ("BBW Wallflower refill Sweet Pea", "none"),  # Bath & Body Works
+        ("Bath & Body Works BBW 3-wick candle", "none"),
+        ("BBW ebony amateur", "explicit"),
+        ("Boss Babe mug gift", "none"),  # an empowerment slogan
+        ("Hot babe on the beach", "suggestive"),
     ],
 )
 def test_round5_sexual_levels(sexual_terms, caption, expected):
