@@ -1171,6 +1171,8 @@ def test_hair_colour_nouns_set_no_row_gender(identity):
         ("Bath & Body Works BBW 3-wick candle", "none"),
         ("BBW ebony amateur", "explicit"),
         ("Boss Babe mug gift", "none"),  # an empowerment slogan
+        ("Pussy bow blouse in cream silk", "none"),  # a collar style
+        ("Escort mission in the new game", "none"),
         ("Hot babe on the beach", "suggestive"),
     ],
 )
