@@ -1105,6 +1105,9 @@ def test_round5_person_mentions(identity, caption, group):
         "Spanish-speaking receptionist",  # a language spoken
         "Korean War veterans at the memorial",  # a war
         "Japanese Chef Knife 8 Inch",
+        "Korean BBQ chef grilling",  # a dish, games, a bath the identity word names
+        "Asian Games athletes parade",
+        "Turkish bath attendant",
 
         "Roast swede and carrot mash",
     ],
