@@ -1058,6 +1058,9 @@ def test_nouns_that_also_name_things_set_no_row_gender(identity):
         ("British Prime Minister at the summit", "european"),
         ("A Turk selling simit on the bridge", "middle_eastern_north_african"),
         ("Ottoman officer in a fez", "middle_eastern_north_african"),
+        ("Black female doctor with a stethoscope", "black"),  # a word of sex or age between
+        ("White elderly man reading", "white"),
+        ("Asian female, 25, smiling", "asian_unspecified"),
     ],
 )
 def test_round5_person_mentions(identity, caption, group):
@@ -1107,6 +1110,9 @@ def test_round5_person_mentions(identity, caption, group):
         "Japanese Chef Knife 8 Inch",
         "Korean BBQ chef grilling",  # a dish, games, a bath the identity word names
         "Asian Games athletes parade",
+        "Black female connector cable",  # a connector's kind
+        "USB male to female adapter",
+        "Black leather women's boots",
         "Turkish bath attendant",
 
         "Roast swede and carrot mash",

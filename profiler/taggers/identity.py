@@ -195,8 +195,12 @@ class IdentityTagger(Tagger):
 
         found_at = _find_person_noun(is_identity, is_person, filler, parent)
         noun_pos = np.where(found_at >= 0, found_at, 0)
+        # Right before the noun, or with one word of age or sex between ("Black female doctor",
+        # "White elderly man"; not "Black leather women's boots")
+        position = np.arange(len(ids))
         is_colour_ok = (
-            (found_at == np.arange(len(ids)) + 1)
+            ((found_at == position + 1)
+             | ((found_at == position + 2) & _shift(attr(lex.colour_bridge, False), parent, 1, False)))
             & ~possessive[noun_pos]
             & ~_shift(attr(lex.colour_blocker, False), parent, -1, False)
         )

@@ -48,6 +48,7 @@ class _Entry:
     place_possessive: bool = False  # "Ghana's": a country's possessive, before its people
     headline_verb: bool = False  # "Ethiopian wins ...": after a demonym opening a caption
     depiction: bool = False  # "Caucasian Baby Doll": ends a weak noun's phrase (it is depicted)
+    colour_bridge: bool = False  # may stand between a colour term and its noun ("Black female doctor")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class IdentityLexicon:
     place_possessive: np.ndarray
     headline_verb: np.ndarray
     depiction: np.ndarray
+    colour_bridge: np.ndarray
     place: np.ndarray
     of_id: int
     break_id: int
@@ -236,7 +238,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("brand", "brand_nouns"), ("buyer", "buyer_nouns"),
                       ("determiner", "determiners"), ("follower", "noun_followers"),
                       ("costume", "costume_nouns"), ("headline_verb", "headline_verbs"),
-                      ("follower", "headline_verbs"), ("depiction", "depiction_nouns")):
+                      ("follower", "headline_verbs"), ("depiction", "depiction_nouns"),
+                      ("colour_bridge", "colour_bridges")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
     # Things an identity word describes: they stop the one-unknown-word bridge ("French horn
@@ -349,6 +352,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         place_possessive=column("place_possessive", bool),
         headline_verb=column("headline_verb", bool),
         depiction=column("depiction", bool),
+        colour_bridge=column("colour_bridge", bool),
         place=column("place", bool),
         of_id=index["of"],
         break_id=index[PHRASE_BREAK],
