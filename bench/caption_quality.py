@@ -7,6 +7,7 @@ from. Holdout errors are printed only when asked by name (`--errors holdout`), a
 over.
 
     .venv/bin/python bench/caption_quality.py [--set real|made-up] [--errors tune]
+        [--by-language] [--by-wave]
 
 `--set real` (the default): hand labels of the 5,000 real captions of
 ../shared/data/real-captions (not part of the product; without them the script exits with a
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-language", action="store_true",
                         help="also split each half by language: English (py3langid's best "
                              "guess, no threshold) or other, the lexicons being English")
+    parser.add_argument("--by-wave", action="store_true",
+                        help="made-up captions: split each half by the wave that wrote it (wave "
+                             "4, written to measure on, is all holdout)")
     parser.add_argument("--captions", type=Path, default=CAPTIONS,
                         help="the real captions parquet (default: beside the repository)")
     args = parser.parse_args(argv)
@@ -100,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         parts = [(f"{split}/{language}", lambda r, s=split, lang=language: r["split"] == s
                   and r["language"] == lang) for split in ("tune", "holdout")
                  for language in ("en", "other")]
+    if args.by_wave and args.label_set == "made-up":
+        for r in labels:
+            r["wave"] = r["source"][-1] if r["source"][-1].isdigit() else "1"
+        parts = [(f"{name}/wave{wave}", lambda r, keep=keep, w=wave: keep(r) and r["wave"] == w)
+                 for name, keep in parts for wave in "1234"
+                 if any(keep(r) and r["wave"] == wave for r in labels)]
     for part, keep in parts:
         rows = [r for r in labels if keep(r)]
         for signal, check in checks.items():
