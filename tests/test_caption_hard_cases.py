@@ -1058,6 +1058,8 @@ def test_nouns_that_also_name_things_set_no_row_gender(identity):
         ("British Prime Minister at the summit", "european"),
         ("A Turk selling simit on the bridge", "middle_eastern_north_african"),
         ("Ottoman officer in a fez", "middle_eastern_north_african"),
+        ("Yazidi women at a camp", "middle_eastern_north_african"),
+        ("Mapuche weaver in Chile", "indigenous"),
         ("Black female doctor with a stethoscope", "black"),  # a word of sex or age between
         ("White elderly man reading", "white"),
         ("Asian female, 25, smiling", "asian_unspecified"),
@@ -1182,6 +1184,10 @@ def test_hair_colour_nouns_set_no_row_gender(identity):
         ("Boss Babe mug gift", "none"),  # an empowerment slogan
         ("Pussy bow blouse in cream silk", "none"),  # a collar style
         ("Escort mission in the new game", "none"),
+        ("amateur homemade video xxx", "explicit"),  # kisses end a message, not a video title
+        ("Happy Birthday Mum xxx", "none"),
+        ("Rule 34 fan art", "explicit"),
+        ("Playboy centerfold", "suggestive"),
         ("Hot babe on the beach", "suggestive"),
     ],
 )
