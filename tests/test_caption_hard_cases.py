@@ -1115,6 +1115,10 @@ def test_round5_person_mentions(identity, caption, group):
         "Black female connector cable",  # a connector's kind
         "USB male to female adapter",
         "Black leather women's boots",
+        "Korean Won banknotes",  # a currency, a dish, a music, an electorate
+        "Chinese Won Ton Soup recipe",
+        "Jamaican Beat music festival",
+        "Latino vote surges in Texas",
         "Turkish bath attendant",
 
         "Roast swede and carrot mash",
