@@ -3,10 +3,10 @@
 tests/data/made_up_captions_labelled.csv (tests/data/LABELLING.md, "Made-up captions") holds
 captions written and labelled by annotators who never saw the lexicons or the taggers. Wave 1 is
 hash-split into tune and holdout; waves 2 and 3 were written to tune on; wave 4 was written after
-the last round of tuning on made-up captions to measure on, and is all holdout. These tests keep the file what the guide
-says it is, and hold the taggers to floors on the holdout (regression guards, about two rows
-below the figures at lexicons 2026.11.5; the figures themselves: bench/caption_quality.py
---set made-up).
+the last round of tuning on made-up captions to measure on, and is all holdout. These tests keep
+the file what the guide says it is, and hold the taggers to floors on the holdout (regression
+guards, about two rows below the figures at lexicons 2026.11.5; the figures themselves:
+bench/caption_quality.py --set made-up --by-wave).
 """
 
 from __future__ import annotations
