@@ -30,12 +30,12 @@ class SexualTermsTagger(Tagger):
     def __init__(self, lexicon_path: str | None = None):
         data = load_lexicon("sexual_terms", lexicon_path)
         self._meta = data["meta"]
-        # Level patterns run on candidates whose non-ASCII letters are bound (text.bind_letters).
-        explicit = [bind_letters(t) for t in require(data, "levels.explicit.terms")]
-        suggestive = [bind_letters(t) for t in require(data, "levels.suggestive.terms")]
         levels = data.get("levels", {})
         apparel_spec = levels.get("apparel", {})
-        apparel = [bind_letters(t) for t in apparel_spec.get("terms", [])]
+        written = (require(data, "levels.explicit.terms"), require(data, "levels.suggestive.terms"),
+                   apparel_spec.get("terms", []))
+        # Level patterns run on candidates whose non-ASCII letters are bound (text.bind_letters).
+        explicit, suggestive, apparel = ([bind_letters(t) for t in terms] for terms in written)
         explicit_re = _patterns(levels.get("explicit", {}))
         suggestive_re = _patterns(levels.get("suggestive", {}))
         self.explicit_pattern = _join(alternation(explicit, plural=True), explicit_re)
@@ -43,9 +43,7 @@ class SexualTermsTagger(Tagger):
         self.apparel_pattern = alternation(apparel, plural=True)
         # One candidate pass on the captions as written: the terms as written ride along in the
         # same RE2 alternation with the level patterns (a superset of every level).
-        every_term = [*require(data, "levels.explicit.terms"),
-                      *require(data, "levels.suggestive.terms"), *apparel_spec.get("terms", [])]
-        self.any_pattern = _join(alternation(every_term, plural=True),
+        self.any_pattern = _join(alternation([t for terms in written for t in terms], plural=True),
                                  explicit_re + suggestive_re)
         # An apparel term worn by a person outside a listing reads as suggestive; on a
         # children's product it is no level at all.
