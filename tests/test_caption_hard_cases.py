@@ -19,6 +19,12 @@ def mention(identity, caption: str) -> tuple[bool, list[str]]:
     return out[PERSON_MENTION].to_pylist()[0], out[GROUPS].to_pylist()[0]
 
 
+def assert_mention_of(identity, caption: str, group: str) -> None:
+    found, groups = mention(identity, caption)
+    assert found, caption
+    assert group in groups, (caption, groups)
+
+
 def level(sexual_terms, caption: str) -> str:
     return sexual_terms.tag(captions_batch([caption]))[LEVEL].to_pylist()[0]
 
@@ -44,9 +50,7 @@ def level(sexual_terms, caption: str) -> str:
     ],
 )
 def test_missed_person_mentions_are_found(identity, caption, group):
-    found, groups = mention(identity, caption)
-    assert found, caption
-    assert group in groups
+    assert_mention_of(identity, caption, group)
 
 
 @pytest.mark.parametrize(
@@ -681,8 +685,7 @@ def test_web_listings_and_names_are_not_person_mentions(identity, caption):
 
 @pytest.mark.parametrize(("caption", "group"), WEB_PERSON_ROUND3)
 def test_web_person_mentions_round3(identity, caption, group):
-    found, groups = mention(identity, caption)
-    assert found and group in groups, caption
+    assert_mention_of(identity, caption, group)
 
 
 @pytest.mark.parametrize("caption", WEB_NOT_PERSON_ROUND3)
@@ -885,9 +888,7 @@ def test_common_word_demonyms_need_their_capital(identity):
     ],
 )
 def test_round4_person_mentions(identity, caption, group):
-    found, groups = mention(identity, caption)
-    assert found, caption
-    assert group in groups
+    assert_mention_of(identity, caption, group)
 
 
 @pytest.mark.parametrize(
@@ -1066,9 +1067,7 @@ def test_nouns_that_also_name_things_set_no_row_gender(identity):
     ],
 )
 def test_round5_person_mentions(identity, caption, group):
-    found, groups = mention(identity, caption)
-    assert found, caption
-    assert group in groups
+    assert_mention_of(identity, caption, group)
 
 
 @pytest.mark.parametrize(
@@ -1120,7 +1119,6 @@ def test_round5_person_mentions(identity, caption, group):
         "Jamaican Beat music festival",
         "Latino vote surges in Texas",
         "Turkish bath attendant",
-
         "Roast swede and carrot mash",
     ],
 )
