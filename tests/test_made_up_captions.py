@@ -2,8 +2,9 @@
 
 tests/data/made_up_captions_labelled.csv (tests/data/LABELLING.md, "Made-up captions") holds
 captions written and labelled by annotators who never saw the lexicons or the taggers. Wave 1 is
-hash-split into tune and holdout; waves 2 and 3 were written to tune on; wave 4 was written after
-the last round of tuning on made-up captions to measure on, and is all holdout. These tests keep
+hash-split into tune and holdout; waves 2 and 3 were written to tune on; wave 4 was measured on
+once and then tuned on; wave 5 was written after the last round of tuning on made-up captions to
+measure on, and is all holdout. These tests keep
 the file what the guide says it is, and hold the taggers to floors on the holdout (regression
 guards, about two rows below the figures at lexicons 2026.11.5; the figures themselves:
 bench/caption_quality.py --set made-up --by-wave).
@@ -24,7 +25,7 @@ from .conftest import captions_batch
 
 LABELS = Path(__file__).parent / "data" / "made_up_captions_labelled.csv"
 SEXUAL = ("suggestive", "explicit")
-# holdout (waves 1 and 4, every language): precision, recall floors
+# holdout (waves 1 and 5, every language): precision, recall floors
 FLOORS = {"identity.person_mention": (0.93, 0.76), "sexual_terms.any": (0.95, 0.87)}
 
 
@@ -45,9 +46,9 @@ def test_labels_are_well_formed(rows):
 
 def test_split_follows_the_wave(rows):
     for r in rows:
-        if r["source"].endswith("4"):
+        if r["source"].endswith("5"):
             expected = "holdout"
-        elif r["source"].endswith(("2", "3")):
+        elif r["source"].endswith(("2", "3", "4")):
             expected = "tune"
         else:
             digest = hashlib.sha256(f"made-up:{r['caption']}".encode()).digest()

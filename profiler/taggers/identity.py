@@ -192,6 +192,10 @@ class IdentityTagger(Tagger):
         filler |= unknown & _shift(is_person, parent, 1, False) & ~number
         # "Cuban 72-year-old retired coach", "Sudanese 3-time Olympic sprinter"
         filler |= number & _shift(is_modifier, parent, 1, False)
+        # "Multiracial group of friends": a group noun and "of" before the person noun
+        is_of = ids == lex.of_id
+        collective_of = attr(lex.collective, False) & _shift(is_of, parent, 1, False)
+        filler |= collective_of | (is_of & _shift(collective_of, parent, -1, False))
 
         found_at = _find_person_noun(is_identity, is_person, filler, parent)
         noun_pos = np.where(found_at >= 0, found_at, 0)
@@ -254,7 +258,8 @@ class IdentityTagger(Tagger):
         descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender,
                                                        absorbed)
 
-        mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare))
+        office_ok, office_gender = _office_mentions(lex, ids, parent, place, person_gender)
+        mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare) | office_ok)
         noun_gender_at = person_gender[noun_pos]
         # "Asian female doctor": a gendered noun used as a modifier gives the mention its gender.
         before_noun = person_gender[np.maximum(noun_pos - 1, 0)]
@@ -264,7 +269,8 @@ class IdentityTagger(Tagger):
         gendered_modifier &= ~derived[np.maximum(noun_pos - 1, 0)]
         noun_gender_at = np.where(gendered_modifier, before_noun, noun_gender_at)
         gender = np.where(
-            adjective_ok, noun_gender_at, np.where(noun_ok, noun_gender, descent_gender)
+            adjective_ok, noun_gender_at,
+            np.where(noun_ok, noun_gender, np.where(office_ok, office_gender, descent_gender)),
         )
         pos = np.flatnonzero(mention)
         mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
@@ -369,6 +375,20 @@ def _descent_mentions(lex, ids, parent, is_identity, person_gender, absorbed):
         gender = np.where(gender >= 0, gender, before)
     ok = is_identity & prev_is_of & next_is_descent & (gender >= 0)
     return ok, gender
+
+
+def _office_mentions(lex, ids, parent, place, person_gender):
+    """"Queen of Denmark", "President of the Philippines": ok mask and the office's gender per
+    country token (an `office_nouns` person noun, "of", an optional "the", the country)."""
+    office = np.where(ids >= 0, lex.office[np.maximum(ids, 0)], False) & (person_gender >= 0)
+    of_before = _shift(ids == lex.of_id, parent, -1, False)
+    the_of_before = (_shift(ids == lex.the_id, parent, -1, False)
+                     & _shift(ids == lex.of_id, parent, -2, False))
+    direct = place & of_before & _shift(office, parent, -2, False)
+    across_the = place & the_of_before & _shift(office, parent, -3, False)
+    gender = np.where(direct, _shift(person_gender, parent, -2, np.int8(-1)),
+                      _shift(person_gender, parent, -3, np.int8(-1))).astype(np.int8)
+    return direct | across_the, gender
 
 
 def _unique_mentions(row, group, gender, lemma) -> _Mentions:

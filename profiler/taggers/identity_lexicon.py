@@ -49,6 +49,8 @@ class _Entry:
     headline_verb: bool = False  # "Ethiopian wins ...": after a demonym opening a caption
     depiction: bool = False  # "Caucasian Baby Doll": ends a weak noun's phrase (it is depicted)
     colour_bridge: bool = False  # may stand between a colour term and its noun ("Black female doctor")
+    office: bool = False  # a person noun that "of <country>" describes ("Queen of Denmark")
+    collective: bool = False  # "group of" may stand before a person noun ("group of friends")
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,11 @@ class IdentityLexicon:
     headline_verb: np.ndarray
     depiction: np.ndarray
     colour_bridge: np.ndarray
+    office: np.ndarray
+    collective: np.ndarray
     place: np.ndarray
     of_id: int
+    the_id: int
     break_id: int
     born_id: int
     product_window: int = 1
@@ -239,7 +244,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("determiner", "determiners"), ("follower", "noun_followers"),
                       ("costume", "costume_nouns"), ("headline_verb", "headline_verbs"),
                       ("follower", "headline_verbs"), ("depiction", "depiction_nouns"),
-                      ("colour_bridge", "colour_bridges")):
+                      ("colour_bridge", "colour_bridges"), ("office", "office_nouns"),
+                      ("collective", "collective_nouns")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
     # Things an identity word describes: they stop the one-unknown-word bridge ("French horn
@@ -250,6 +256,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
         entry(word.lower()).colour_blocker = True
     entry("of")
+    entry("the")
     entry("born")
     # A comma, semicolon, colon or bracket, written as one token (PHRASE_BREAK) before
     # tokenizing: it ends a phrase ("Head of an Ethiopian, bronze") and may stand between an
@@ -305,6 +312,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         place_nouns = rf"{alternation(places)}[\s\-_]+{alternation(nouns_listed)}"
         candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns, "_"])
         identity_pattern = "|".join([identity_pattern, place_forms, place_nouns])
+        # "Queen of Denmark", "President of the Philippines": an office of a country
+        offices = [s for s, e in entries.items() if e.office]
+        if offices:
+            identity_pattern += (rf"|{alternation(offices)}[\s\-_]+of[\s\-_]+(?:the[\s\-_]+)?"
+                                 rf"{alternation(places)}")
     else:
         candidate_pattern = "|".join([identity_pattern, *person_patterns, "_"])
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
@@ -354,8 +366,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         headline_verb=column("headline_verb", bool),
         depiction=column("depiction", bool),
         colour_bridge=column("colour_bridge", bool),
+        office=column("office", bool),
+        collective=column("collective", bool),
         place=column("place", bool),
         of_id=index["of"],
+        the_id=index["the"],
         break_id=index[PHRASE_BREAK],
         born_id=index["born"],
         product_window=int(grammar.get("product_window", 1)),
