@@ -47,7 +47,7 @@ class SexualTermsTagger(Tagger):
                                  explicit_re + suggestive_re)
         # An apparel term worn by a person outside a listing reads as suggestive; on a
         # children's product it is no level at all.
-        self.person_pattern = alternation(apparel_spec.get("person", []))
+        self.person_pattern = alternation(apparel_spec.get("person", []), plural=True)
         self.listing_pattern = _join(alternation(apparel_spec.get("listing", [])),
                                      _patterns(apparel_spec, "listing_patterns"))
         self.child_pattern = alternation(apparel_spec.get("child", []))
