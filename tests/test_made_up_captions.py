@@ -6,7 +6,7 @@ hash-split into tune and holdout; waves 2 and 3 were written to tune on; wave 4 
 once and then tuned on; wave 5 was written after the last round of tuning on made-up captions to
 measure on, and is all holdout. These tests keep
 the file what the guide says it is, and hold the taggers to floors on the holdout (regression
-guards, about two rows below the figures at lexicons 2026.11.5; the figures themselves:
+guards, about two rows below the figures at lexicons 2026.11.6; the figures themselves:
 bench/caption_quality.py --set made-up --by-wave).
 """
 
@@ -26,7 +26,7 @@ from .conftest import captions_batch
 LABELS = Path(__file__).parent / "data" / "made_up_captions_labelled.csv"
 SEXUAL = ("suggestive", "explicit")
 # holdout (waves 1 and 5, every language): precision, recall floors
-FLOORS = {"identity.person_mention": (0.93, 0.76), "sexual_terms.any": (0.95, 0.87)}
+FLOORS = {"identity.person_mention": (0.96, 0.82), "sexual_terms.any": (0.95, 0.90)}
 
 
 @pytest.fixture(scope="module")
