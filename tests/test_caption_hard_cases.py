@@ -1195,3 +1195,81 @@ def test_hair_colour_nouns_set_no_row_gender(identity):
 )
 def test_round5_sexual_levels(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption
+
+
+# Round 6: rules from the error kinds of made-up waves 1-4's tune rows, checked here on other
+# captions written for them.
+@pytest.mark.parametrize(
+    ("caption", "group"),
+    [
+        ("King of Sweden opens the new bridge", "european"),  # an office of a country
+        ("Prime Minister of India addresses parliament", "south_asian"),
+        ("The President of the Philippines at the summit", "southeast_asian"),
+        ("Women of Kenya marching for land rights", "black"),
+        ("Multiethnic group of students studying together", "other"),  # a group noun and "of"
+        ("Korean team of engineers at the launch", "east_asian"),
+        ("Biracial toddler boy with balloons", "other"),  # a young noun as a modifier
+        ("Georgian grandmother baking khachapuri", "european"),
+        ("Jamaican world champion waves to the crowd", "black"),  # champion after a role word
+        ("Chinese table tennis players at the Olympics", "east_asian"),
+        ("Brazilian telenovela star at the premiere", "latino"),
+        ("Irish graduates throw their caps", "european"),
+        ("Estonian female choir sings at the song festival", "european"),
+        ("Ghanaian founder of a solar startup", "black"),
+        ("Russian redhead posing on a sofa", "european"),  # no longer a weak noun
+        ("Czech blonde strips for the camera", "european"),  # the verb ends the weak noun
+    ],
+)
+def test_round6_person_mentions(identity, caption, group):
+    assert_mention_of(identity, caption, group)
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Map of Japan wall poster",  # no person noun before "of"
+        "Bank of Canada interest rate decision",
+        "World's Best Irish Grandpa Ever Funny Mug",  # slogan merchandise, four words on
+        "Proud Mexican Veteran T-shirt",
+        "Senegalese Men Dashiki Shirt Embroidered",  # a garment of the buyer
+        "Black Girl Shampoo for curly hair",  # a personal-care product
+        "Korean Women Push Up Bra Seamless",
+        "Maori and Pacific Islander flags at the march",  # flags after a person noun
+        "Turkish Airlines pilots at Istanbul airport",  # an airline names no group
+        "Scottish highland dancers at the games",  # a named dance
+        "Italian food truck owner in Austin",  # the cuisine, as a restaurant owner
+        "French girl style: five wardrobe basics",
+        "Cleveland Indians cap 1948",
+    ],
+)
+def test_round6_things_are_not_mentions(identity, caption):
+    assert mention(identity, caption)[0] is False, caption
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("Clitoral suction toy rechargeable", "explicit"),
+        ("Redhead doggystyle homemade", "explicit"),
+        ("Kama Sutra positions for beginners", "explicit"),
+        ("Discreet hookups in your city tonight", "suggestive"),
+        ("Lonely housewives looking to chat", "suggestive"),
+        ("Pop star flaunts her curves on a yacht", "suggestive"),
+        ("Actress shows off her toned body in Cannes", "suggestive"),
+        ("Reality star shares steamy holiday snaps", "suggestive"),
+        ("Surfer babes in bikinis on the sand", "suggestive"),  # worn, plural person words
+        ("Models walk the runway in lingerie", "suggestive"),
+        ("Men's boxer shorts 3-pack cotton", "apparel"),
+        ("Swim brief for men, navy, size 34", "apparel"),
+        ("Lace Teddy Lingerie Bodysuit Deep V Women - Red - M", "apparel"),  # a size letter ends the listing
+        ("Underbust corset for waist training, steel boned", "apparel"),
+        ("Girls training bra 2-pack", "none"),  # a child's product
+        ("Bikini body workout: 20 minutes a day", "none"),
+        ("NARS blush Orgasm X", "none"),
+        ("Hot Thai curry with jasmine rice", "none"),
+        ("Happy birthday babe, love you", "none"),
+        ("Love you Grandma xxx Happy Mother's Day card", "none"),
+    ],
+)
+def test_round6_sexual_levels(sexual_terms, caption, expected):
+    assert level(sexual_terms, caption) == expected, caption

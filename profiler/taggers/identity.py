@@ -87,7 +87,8 @@ class IdentityTagger(Tagger):
         candidates = np.flatnonzero(match_mask(captions, lex.candidate_pattern))
         candidate_captions = pc.replace_substring(
             captions.take(pa.array(candidates, pa.int64())), "_", " ")
-        has_identity = match_mask(candidate_captions, lex.identity_pattern)
+        has_term = match_mask(candidate_captions, lex.identity_pattern)
+        has_identity = has_term | match_mask(candidate_captions, lex.office_pattern)
         identity_rows, person_rows = candidates[has_identity], candidates[~has_identity]
         identity_captions = candidate_captions.filter(pa.array(has_identity))
         # "Black Friday sale": an identity term with no person noun and no identity noun can
@@ -99,7 +100,7 @@ class IdentityTagger(Tagger):
         mentions, scanned_gender = self._scan(identity_captions.filter(pa.array(scan)))
         mentions.row = scanned_rows[mentions.row]
         has_term_full = np.zeros(n, bool)
-        has_term_full[identity_rows] = True
+        has_term_full[candidates[has_term]] = True
         gender = np.full(n, _GENDER_NONE, np.int8)
         gender[scanned_rows] = scanned_gender
         gender[person_rows] = self._gender_by_pattern(
@@ -107,6 +108,7 @@ class IdentityTagger(Tagger):
         )
         mention_gender = _combine_genders(mentions.row, mentions.gender, n)
         has_mention = mention_gender != _GENDER_NONE
+        has_term_full |= has_mention  # "Queen of Denmark": a country named by an office of it
         gender[has_mention] = mention_gender[has_mention]
 
         n_genders = len(MENTION_GENDERS)

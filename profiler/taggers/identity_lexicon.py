@@ -124,6 +124,9 @@ class IdentityLexicon:
     # country name before a hand-listed noun is left to the noun's own pattern: one RE2 pass,
     # within the DFA budget.
     candidate_pattern: str = ""
+    # an office of a country ("King of Spain"): such rows are read by the token rules, but the
+    # pattern names no identity term (it matches "President of the club" too)
+    office_pattern: str = r"[^\s\S]"
     neutral_pattern: str = ""
     languages: tuple[str, ...] = ("en",)  # [meta] languages: other languages are not covered
 
@@ -301,6 +304,13 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         bare_pattern = rf"{alternation(determiners)}[\s\-_]+(?-i:(?:{capitalized})\b)"
         identity_pattern += "|" + bare_pattern
     person_patterns = tuple(alternation(terms, possessive_follows=False) for terms in person_terms)
+    # "Queen of Denmark", "Minister of the Philippines": an office of a country. The office may
+    # be a WordNet noun, which the candidate pass does not look for alone; any word may follow
+    # "of" (the token rules check it is a country: a second alternation of the countries would
+    # take the candidate pattern past RE2's DFA budget).
+    offices = [s for s, e in entries.items() if e.office]
+    office_pattern = (rf"{alternation(offices)}[\s\-_]+of[\s\-_]+(?:the[\s\-_]+)?[a-z]+"
+                      if offices else r"[^\s\S]")
     # A country name matters only right before a hand-listed person noun: only then is its row
     # a candidate ("Made in China" is not, and country names are common in product captions).
     places = [s for s, e in entries.items() if e.place and not e.place_possessive]
@@ -310,15 +320,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         place_forms = (rf"{alternation(places)}(?:['\x{{2019}}]s\b|[\s\-_]+born\b|"
                        rf"(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(team_roles)})")
         place_nouns = rf"{alternation(places)}[\s\-_]+{alternation(nouns_listed)}"
-        candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns, "_"])
+        candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns,
+                                      office_pattern, "_"])
         identity_pattern = "|".join([identity_pattern, place_forms, place_nouns])
-        # "Queen of Denmark", "President of the Philippines": an office of a country
-        offices = [s for s, e in entries.items() if e.office]
-        if offices:
-            identity_pattern += (rf"|{alternation(offices)}[\s\-_]+of[\s\-_]+(?:the[\s\-_]+)?"
-                                 rf"{alternation(places)}")
     else:
-        candidate_pattern = "|".join([identity_pattern, *person_patterns, "_"])
+        candidate_pattern = "|".join([identity_pattern, *person_patterns, office_pattern, "_"])
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
     verbs = [s for s, e in entries.items() if e.headline_verb]
     # (any first word: the token rules check it is a demonym; a second alternation of every
@@ -381,6 +387,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         ),
         identity_pattern=identity_pattern,
         candidate_pattern=candidate_pattern,
+        office_pattern=office_pattern,
         bare_pattern=bare_pattern,
         person_patterns=person_patterns,
         mention_possible_patterns=tuple(
