@@ -88,7 +88,10 @@ class IdentityTagger(Tagger):
         candidate_captions = pc.replace_substring(
             captions.take(pa.array(candidates, pa.int64())), "_", " ")
         has_term = match_mask(candidate_captions, lex.identity_pattern)
-        has_identity = has_term | match_mask(candidate_captions, lex.office_pattern)
+        has_identity = has_term.copy()
+        no_term = np.flatnonzero(~has_term)
+        has_identity[no_term] = match_mask(candidate_captions.take(pa.array(no_term)),
+                                           lex.office_pattern)
         identity_rows, person_rows = candidates[has_identity], candidates[~has_identity]
         identity_captions = candidate_captions.filter(pa.array(has_identity))
         # "Black Friday sale": an identity term with no person noun and no identity noun can
@@ -219,6 +222,10 @@ class IdentityTagger(Tagger):
         # A country name is weaker evidence than a demonym: only right before a hand-listed
         # person noun ("Japan girl", "India bride"; not "Kenya runner", "Peru online Florist").
         place_ok = is_colour_ok & ~product_next[noun_pos] & ~derived[noun_pos]
+        # ... across modifiers the lexicon lists, no unknown word: "laos tribal women"
+        across = _find_person_noun(is_identity & place, is_person, is_modifier, parent)
+        across_pos = np.where(across >= 0, across, 0)
+        place_ok |= (across >= 0) & ~product_next[across_pos] & ~derived[across_pos]
         # "Germany goalkeeper", "Pakistan fast bowler": a sport role, across role modifiers
         place_ok |= (found_at >= 0) & attr(lex.team_role, False)[noun_pos]
         # "Pakistan-born cricketer": a country name before "born" is its demonym

@@ -319,7 +319,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         team_roles = [s for s, e in entries.items() if e.team_role]
         place_forms = (rf"{alternation(places)}(?:['\x{{2019}}]s\b|[\s\-_]+born\b|"
                        rf"(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(team_roles)})")
-        place_nouns = rf"{alternation(places)}[\s\-_]+{alternation(nouns_listed)}"
+        # (up to two words between: the token rules check they are modifiers, "laos tribal women")
+        place_nouns = rf"{alternation(places)}(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(nouns_listed)}"
         candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns,
                                       office_pattern, "_"])
         identity_pattern = "|".join([identity_pattern, place_forms, place_nouns])
