@@ -1218,6 +1218,7 @@ def test_round5_sexual_levels(sexual_terms, caption, expected):
         ("Ghanaian founder of a solar startup", "black"),
         ("Russian redhead posing on a sofa", "european"),  # no longer a weak noun
         ("Czech blonde strips for the camera", "european"),  # the verb ends the weak noun
+        ("cambodia hill tribe women", "southeast_asian"),  # a country across listed modifiers
     ],
 )
 def test_round6_person_mentions(identity, caption, group):
@@ -1240,6 +1241,9 @@ def test_round6_person_mentions(identity, caption, group):
         "Italian food truck owner in Austin",  # the cuisine, as a restaurant owner
         "French girl style: five wardrobe basics",
         "Cleveland Indians cap 1948",
+        "French lady bug garden stake",  # an insect
+        "Chinese zodiac boy wall art",  # the identity word describes the zodiac
+        "China Fashion Women Dress Summer",  # a country, then a listing's buyer
     ],
 )
 def test_round6_things_are_not_mentions(identity, caption):
@@ -1269,6 +1273,12 @@ def test_round6_things_are_not_mentions(identity, caption):
         ("Hot Thai curry with jasmine rice", "none"),
         ("Happy birthday babe, love you", "none"),
         ("Love you Grandma xxx Happy Mother's Day card", "none"),
+        ("Naked bulb wall sconce, industrial", "none"),  # bare things
+        ("Naked branches against a grey sky", "none"),
+        ("World Naked Bike Ride in London", "explicit"),  # people
+        ("Sensual Musk scented candle", "none"),  # a product named after a scent
+        ("Sensual massage candle, vanilla", "suggestive"),
+        ("Naked short selling ban", "none"),
     ],
 )
 def test_round6_sexual_levels(sexual_terms, caption, expected):
