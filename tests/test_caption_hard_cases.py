@@ -1218,7 +1218,7 @@ def test_round5_sexual_levels(sexual_terms, caption, expected):
         ("Ghanaian founder of a solar startup", "black"),
         ("Russian redhead posing on a sofa", "european"),  # no longer a weak noun
         ("Czech blonde strips for the camera", "european"),  # the verb ends the weak noun
-        ("cambodia hill tribe women", "southeast_asian"),  # a country across listed modifiers
+        ("cambodia young tribal women", "southeast_asian"),  # a country across listed modifiers
     ],
 )
 def test_round6_person_mentions(identity, caption, group):
