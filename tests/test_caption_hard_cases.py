@@ -1244,6 +1244,10 @@ def test_round6_person_mentions(identity, caption, group):
         "French lady bug garden stake",  # an insect
         "Chinese zodiac boy wall art",  # the identity word describes the zodiac
         "China Fashion Women Dress Summer",  # a country, then a listing's buyer
+        "Korean Women Loose Casual Knit Sweater",  # a buyer three words before the garment
+        "Clip-in hair extensions for Black women",  # "for" after a product names its buyers
+        "Maori warrior mask wall decor",  # a warrior's gear
+        "The Prince of Wales visits a school",  # a title
     ],
 )
 def test_round6_things_are_not_mentions(identity, caption):
@@ -1279,6 +1283,8 @@ def test_round6_things_are_not_mentions(identity, caption):
         ("Sensual Musk scented candle", "none"),  # a product named after a scent
         ("Sensual massage candle, vanilla", "suggestive"),
         ("Naked short selling ban", "none"),
+        ("Naked Essential Cotton Boxer Briefs", "none"),  # an underwear brand
+        ("Edible gummy underwear gag gift", "suggestive"),
     ],
 )
 def test_round6_sexual_levels(sexual_terms, caption, expected):

@@ -186,8 +186,8 @@ class IdentityTagger(Tagger):
         product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
             product, breaker, parent, lex.product_window
         )
-        # Two tokens at most: "Women Mahira Khan Dresses" is no listing shape.
-        garment_next = _product_ahead(product, breaker, parent, min(2, lex.product_window))
+        # Up to three tokens: "Asian Men Slim Fit Jeans", "Korean Women Casual Oversized Hoodie".
+        garment_next = _product_ahead(product, breaker, parent, lex.product_window)
         is_identity = group >= 0
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
         # "Greek Orthodox priest", "Spanish flamenco dancer", "British Prime Minister": one
@@ -237,6 +237,9 @@ class IdentityTagger(Tagger):
         # preposition between) names who a listing is for, not a person shown ("African Woman
         # T-shirt", "Indian bride lehenga" show one).
         adjective_ok &= ~(attr(lex.buyer, False)[noun_pos] & garment_next[noun_pos])
+        # "Afro Kinky Curly Wig for Black Women": "for" after a product names its buyers too.
+        for_buyers = _shift(ids == lex.for_id, parent, -1, False) & _product_behind(product, parent)
+        adjective_ok &= ~(for_buyers & attr(lex.buyer, False)[noun_pos])
         # "Greek Goddess Costume": the person noun names a costume.
         adjective_ok &= ~_shift(attr(lex.costume, False), parent, 1, False)[noun_pos]
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
@@ -318,6 +321,14 @@ def _product_ahead(product, breaker, parent, window: int) -> np.ndarray:
         ahead |= open_path & _shift(product, parent, step, False)
         open_path &= _shift(~breaker & ~product, parent, step, False)
     return ahead
+
+
+def _product_behind(product, parent, reach: int = 6) -> np.ndarray:
+    """A product noun two to `reach` tokens before each token (the token before is "for")."""
+    behind = np.zeros(len(product), bool)
+    for step in range(2, reach + 1):
+        behind |= _shift(product, parent, -step, False)
+    return behind
 
 
 def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed) -> None:

@@ -108,6 +108,7 @@ class IdentityLexicon:
     place: np.ndarray
     of_id: int
     the_id: int
+    for_id: int
     break_id: int
     born_id: int
     product_window: int = 1
@@ -260,6 +261,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         entry(word.lower()).colour_blocker = True
     entry("of")
     entry("the")
+    entry("for")
     entry("born")
     # A comma, semicolon, colon or bracket, written as one token (PHRASE_BREAK) before
     # tokenizing: it ends a phrase ("Head of an Ethiopian, bronze") and may stand between an
@@ -378,6 +380,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         place=column("place", bool),
         of_id=index["of"],
         the_id=index["the"],
+        for_id=index["for"],
         break_id=index[PHRASE_BREAK],
         born_id=index["born"],
         product_window=int(grammar.get("product_window", 1)),
