@@ -1244,8 +1244,8 @@ def test_round6_person_mentions(identity, caption, group):
         "French lady bug garden stake",  # an insect
         "Chinese zodiac boy wall art",  # the identity word describes the zodiac
         "China Fashion Women Dress Summer",  # a country, then a listing's buyer
-        "Korean Women Loose Casual Knit Sweater",  # a buyer three words before the garment
-        "Clip-in hair extensions for Black women",  # "for" after a product names its buyers
+        "Korean Women Loose Knit Sweater",  # a buyer three words before the garment
+        "Curly clip-in wig for Black women",  # "for" after a product names its buyers
         "Maori warrior mask wall decor",  # a warrior's gear
         "The Prince of Wales visits a school",  # a title
     ],
