@@ -1219,6 +1219,17 @@ def test_round5_sexual_levels(sexual_terms, caption, expected):
         ("Russian redhead posing on a sofa", "european"),  # no longer a weak noun
         ("Czech blonde strips for the camera", "european"),  # the verb ends the weak noun
         ("cambodia young tribal women", "southeast_asian"),  # a country across listed modifiers
+        # round 6, wave 6
+        ("The Sultan of Oman greets the delegation", "middle_eastern_north_african"),
+        ("Australia goaltender makes a save", "other"),  # sport roles after a country
+        ("Kenya sprinters win relay gold", "black"),
+        ("Mexican amateur gets naughty on cam", "latino"),  # amateur as a noun, then a verb
+        ("White amateur couple at home", "white"),  # a word between colour and noun
+        ("The Dutch go to the polls", "european"),
+        ("Nepali sadhu at a temple", "south_asian"),
+        ("My Greek nonna's baklava", "european"),
+        ("Peruvian home cook making ceviche", "latino"),
+        ("Malagasy fisherman mending nets", "black"),
     ],
 )
 def test_round6_person_mentions(identity, caption, group):
@@ -1248,6 +1259,12 @@ def test_round6_person_mentions(identity, caption, group):
         "Curly clip-in wig for Black women",  # "for" after a product names its buyers
         "Maori warrior mask wall decor",  # a warrior's gear
         "The Prince of Wales visits a school",  # a title
+        "Japanese amateur radio station",  # amateur before a thing
+        "Greek sirtaki dancers at a taverna",  # a named dance
+        "Irish Grandma Apron Funny Gift",  # merchandise for its wearer
+        "Desi AF graphic t-shirt",
+        "Australian Open champion lifts the trophy",  # a tournament
+        "the Latino vote in Arizona",  # an electorate, still
     ],
 )
 def test_round6_things_are_not_mentions(identity, caption):
@@ -1285,6 +1302,19 @@ def test_round6_things_are_not_mentions(identity, caption):
         ("Naked short selling ban", "none"),
         ("Naked Essential Cotton Boxer Briefs", "none"),  # an underwear brand
         ("Edible gummy underwear gag gift", "suggestive"),
+        ("Blonde sucks cock in the car", "explicit"),
+        ("Dirty talk for beginners", "suggestive"),
+        ("Singer stuns in a sheer gown at the Met Gala", "suggestive"),
+        ("Women's sheer mesh dress, black, size M", "none"),  # a listing, no one wears it
+        ("Flirt with local singles tonight", "suggestive"),
+        ("Hottest Brazilian footballers of all time", "suggestive"),
+        ("Hot Irish men calendar", "suggestive"),
+        ("Beach babes at a volleyball game", "suggestive"),  # plural: people
+        ("Beach Babe tumbler cup", "none"),  # a slogan
+        ("Reality star's bikini pics from Ibiza", "suggestive"),
+        ("Babydoll dress for girls, floral", "none"),  # a dress style, a child's
+        ("Lingerie chest with seven drawers", "none"),  # furniture
+        ("Naked cold pressed juice", "none"),
     ],
 )
 def test_round6_sexual_levels(sexual_terms, caption, expected):
