@@ -1230,6 +1230,12 @@ def test_round5_sexual_levels(sexual_terms, caption, expected):
         ("My Greek nonna's baklava", "european"),
         ("Peruvian home cook making ceviche", "latino"),
         ("Malagasy fisherman mending nets", "black"),
+        ("Women of color in leadership panel", "other"),  # a postposed term
+        ("Portrait of a young man of colour", "other"),
+        ("Our Peruvian guide Luis at Machu Picchu", "latino"),  # a guide right after the term
+        ("Bedouin guides lead camels at dusk", "middle_eastern_north_african"),
+        ("Jamaican co-founder of a music label", "black"),
+        ("Spanish bombshell in a red swimsuit", "european"),
     ],
 )
 def test_round6_person_mentions(identity, caption, group):
@@ -1265,6 +1271,10 @@ def test_round6_person_mentions(identity, caption, group):
         "Desi AF graphic t-shirt",
         "Australian Open champion lifts the trophy",  # a tournament
         "the Latino vote in Arizona",  # an electorate, still
+        "A splash of color for the living room",  # no person noun before "of color"
+        "Japanese travel guide to Kyoto",  # a guide book
+        "The Thai Guide Book",
+        "Italian guide to pasta",
     ],
 )
 def test_round6_things_are_not_mentions(identity, caption):

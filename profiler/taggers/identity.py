@@ -91,7 +91,7 @@ class IdentityTagger(Tagger):
         has_identity = has_term.copy()
         no_term = np.flatnonzero(~has_term)
         has_identity[no_term] = match_mask(candidate_captions.take(pa.array(no_term)),
-                                           lex.office_pattern)
+                                           lex.context_pattern)
         identity_rows, person_rows = candidates[has_identity], candidates[~has_identity]
         identity_captions = candidate_captions.filter(pa.array(has_identity))
         # "Black Friday sale": an identity term with no person noun and no identity noun can
@@ -181,6 +181,11 @@ class IdentityTagger(Tagger):
         is_person &= ~attr(lex.weak, False) | ends_phrase | depicted
         # "pop star", "film legend": a person only right after a role word ("star anise" is not).
         is_person &= ~attr(lex.after_role, False) | _shift(is_modifier, parent, -1, False)
+        # "Sherpa guide", "our Egyptian guide": right after the identity term, and not before
+        # "to" or a thing ("Japanese guide to sushi", "Italian guide book")
+        guide_ends = (ids == lex.to_id) | attr(lex.thing, False) | attr(lex.depiction, False)
+        is_person &= ~attr(lex.adjacent_role, False) | (
+            _shift(group >= 0, parent, -1, False) & ~_shift(guide_ends, parent, 1, False))
         possessive = attr(lex.possessive, False)
         product, breaker = attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False)
         product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
@@ -217,7 +222,7 @@ class IdentityTagger(Tagger):
         adjective_ok &= ~product_next[noun_pos] | ~colour
         # "Italian designer handbags": a derived noun before a product noun is a modifier.
         derived, place = attr(lex.derived, False), attr(lex.place, False)
-        adjective_ok &= ~(derived[noun_pos] & product_next[noun_pos])
+        adjective_ok &= ~(derived[noun_pos] & _product_ahead(product, breaker, parent, 2)[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
         # A country name is weaker evidence than a demonym: only right before a hand-listed
         # person noun ("Japan girl", "India bride"; not "Kenya runner", "Peru online Florist").
@@ -271,6 +276,14 @@ class IdentityTagger(Tagger):
                                                        absorbed)
 
         office_ok, office_gender = _office_mentions(lex, ids, parent, place, person_gender)
+        # "women of color", "founders of colour": a postposed term right after its person noun
+        postposed = attr(lex.postposed, False) & is_identity
+        before = _shift(person_gender, parent, -1, np.int8(-1))
+        postposed_ok = postposed & (before >= 0) & ~_shift(possessive, parent, -1, False)
+        office_ok |= postposed_ok
+        office_gender = np.where(postposed_ok, before, office_gender).astype(np.int8)
+        adjective_ok &= ~postposed
+        noun_ok &= ~postposed
         mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare) | office_ok)
         noun_gender_at = person_gender[noun_pos]
         # "Asian female doctor": a gendered noun used as a modifier gives the mention its gender.
