@@ -276,15 +276,14 @@ class IdentityTagger(Tagger):
                                                        absorbed)
 
         office_ok, office_gender = _office_mentions(lex, ids, parent, place, person_gender)
-        # "women of color", "founders of colour": a postposed term right after its person noun
+        # "women of color": a postposed term names only the noun right before it
         postposed = attr(lex.postposed, False) & is_identity
-        before = _shift(person_gender, parent, -1, np.int8(-1))
-        postposed_ok = postposed & (before >= 0) & ~_shift(possessive, parent, -1, False)
-        office_ok |= postposed_ok
-        office_gender = np.where(postposed_ok, before, office_gender).astype(np.int8)
+        postposed_ok, postposed_gender = _postposed_mentions(postposed, parent, person_gender,
+                                                             possessive)
         adjective_ok &= ~postposed
         noun_ok &= ~postposed
-        mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare) | office_ok)
+        mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare) | office_ok
+                                 | postposed_ok)
         noun_gender_at = person_gender[noun_pos]
         # "Asian female doctor": a gendered noun used as a modifier gives the mention its gender.
         before_noun = person_gender[np.maximum(noun_pos - 1, 0)]
@@ -295,7 +294,9 @@ class IdentityTagger(Tagger):
         noun_gender_at = np.where(gendered_modifier, before_noun, noun_gender_at)
         gender = np.where(
             adjective_ok, noun_gender_at,
-            np.where(noun_ok, noun_gender, np.where(office_ok, office_gender, descent_gender)),
+            np.where(noun_ok, noun_gender,
+                     np.where(office_ok, office_gender,
+                              np.where(postposed_ok, postposed_gender, descent_gender))),
         )
         pos = np.flatnonzero(mention)
         mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
@@ -422,6 +423,14 @@ def _office_mentions(lex, ids, parent, place, person_gender):
     gender = np.where(direct, _shift(person_gender, parent, -2, np.int8(-1)),
                       _shift(person_gender, parent, -3, np.int8(-1))).astype(np.int8)
     return direct | across_the, gender
+
+
+def _postposed_mentions(postposed, parent, person_gender, possessive):
+    """"women of color", "founders of colour": ok mask and the noun's gender per postposed term
+    (a person noun, not a possessive, right before it)."""
+    before = _shift(person_gender, parent, -1, np.int8(-1))
+    ok = postposed & (before >= 0) & ~_shift(possessive, parent, -1, False)
+    return ok, before
 
 
 def _unique_mentions(row, group, gender, lemma) -> _Mentions:
