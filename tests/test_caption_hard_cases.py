@@ -1236,6 +1236,15 @@ def test_round5_sexual_levels(sexual_terms, caption, expected):
         ("Bedouin guides lead camels at dusk", "middle_eastern_north_african"),
         ("Jamaican co-founder of a music label", "black"),
         ("Spanish bombshell in a red swimsuit", "european"),
+        # round 6, wave 7
+        ("portrait, woman, smiling, young, hispanic, studio", "latino"),  # a keyword list
+        ("man, beard, stylish, indian, isolated, white background", "south_asian"),
+        ("Dark-skinned girl reading on a porch", "other"),
+        ("Multicultural team of coworkers in an office", "other"),
+        ("Japanese kimono girl under cherry blossoms", "east_asian"),  # a garment before her
+        ("Emperor of Japan greets the crowd", "east_asian"),
+        ("Somali pirates in a skiff", "black"),
+        ("Eritrean asylum seekers at the border", "black"),
     ],
 )
 def test_round6_person_mentions(identity, caption, group):
@@ -1275,6 +1284,11 @@ def test_round6_person_mentions(identity, caption, group):
         "Japanese travel guide to Kyoto",  # a guide book
         "The Thai Guide Book",
         "Italian guide to pasta",
+        "chinese, food, noodles, restaurant, menu",  # a keyword list with no person item
+        "Indian Premier League auction",
+        "Spanish guitar player on a terrace",  # the instrument's style
+        "English Channel swimmer at Dover",
+        "Hawaiian Shirt Men's Tropical Print",  # a garment before a buyer's possessive
     ],
 )
 def test_round6_things_are_not_mentions(identity, caption):
@@ -1325,6 +1339,16 @@ def test_round6_things_are_not_mentions(identity, caption):
         ("Babydoll dress for girls, floral", "none"),  # a dress style, a child's
         ("Lingerie chest with seven drawers", "none"),  # furniture
         ("Naked cold pressed juice", "none"),
+        ("Nissan Skyline R34 GT-R", "none"),  # a car, not "rule 34"
+        ("Grease nipple fitting, zinc", "none"),
+        ("Nipple grease fitting 1/8 NPT", "none"),
+        ("Cellist snaps her G string on stage", "none"),
+        ("Pin Up Swing Dress, polka dot", "none"),
+        ("Victoria's Secret Very Sexy Push-Up Bra 34B", "apparel"),  # a bra line
+        ("Muscular man in tight underwear", "suggestive"),
+        ("Hollywood's best bikini bodies over 50", "suggestive"),
+        ("Channing Tatum strip scene", "suggestive"),
+        ("Lonely wives want to hook up tonight", "suggestive"),
     ],
 )
 def test_round6_sexual_levels(sexual_terms, caption, expected):

@@ -202,6 +202,9 @@ class IdentityTagger(Tagger):
         filler |= unknown & _shift(is_person, parent, 1, False) & ~number
         # "Cuban 72-year-old retired coach", "Sudanese 3-time Olympic sprinter"
         filler |= number & _shift(is_modifier, parent, 1, False)
+        # "Arab hijab girl", "Japanese kimono model": a garment right before a person noun who is
+        # not a listing's buyer describes that person
+        filler |= product & _shift(is_person & ~attr(lex.buyer, False) & ~possessive, parent, 1, False)
         # "Multiracial group of friends": a group noun and "of" before the person noun
         is_of = ids == lex.of_id
         collective_of = attr(lex.collective, False) & _shift(is_of, parent, 1, False)
@@ -228,7 +231,8 @@ class IdentityTagger(Tagger):
         # person noun ("Japan girl", "India bride"; not "Kenya runner", "Peru online Florist").
         place_ok = is_colour_ok & ~product_next[noun_pos] & ~derived[noun_pos]
         # ... across modifiers the lexicon lists, no unknown word: "laos tribal women"
-        across = _find_person_noun(is_identity & place, is_person, is_modifier, parent)
+        across = _find_person_noun(is_identity & place, is_person, is_modifier & (ids != lex.break_id),
+                                   parent)
         across_pos = np.where(across >= 0, across, 0)
         place_ok |= (across >= 0) & ~product_next[across_pos] & ~derived[across_pos]
         # "Germany goalkeeper", "Pakistan fast bowler": a sport role, across role modifiers
@@ -282,8 +286,12 @@ class IdentityTagger(Tagger):
                                                              possessive)
         adjective_ok &= ~postposed
         noun_ok &= ~postposed
+        # "man, beard, young, caucasian, isolated": a stock photo's keyword list
+        listed_ok, listed_gender = _keyword_list_mentions(
+            ids == lex.break_id, parent, m, is_identity & ~colour & ~place & ~postposed, absorbed,
+            person_gender, possessive)
         mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare) | office_ok
-                                 | postposed_ok)
+                                 | postposed_ok | listed_ok)
         noun_gender_at = person_gender[noun_pos]
         # "Asian female doctor": a gendered noun used as a modifier gives the mention its gender.
         before_noun = person_gender[np.maximum(noun_pos - 1, 0)]
@@ -296,7 +304,8 @@ class IdentityTagger(Tagger):
             adjective_ok, noun_gender_at,
             np.where(noun_ok, noun_gender,
                      np.where(office_ok, office_gender,
-                              np.where(postposed_ok, postposed_gender, descent_gender))),
+                              np.where(postposed_ok, postposed_gender,
+                                       np.where(listed_ok, listed_gender, descent_gender)))),
         )
         pos = np.flatnonzero(mention)
         mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
@@ -431,6 +440,30 @@ def _postposed_mentions(postposed, parent, person_gender, possessive):
     before = _shift(person_gender, parent, -1, np.int8(-1))
     ok = postposed & (before >= 0) & ~_shift(possessive, parent, -1, False)
     return ok, before
+
+
+def _keyword_list_mentions(is_break, parent, m: int, term, absorbed, person_gender, possessive,
+                           min_breaks: int = 3):
+    """Stock keyword lists ("portrait, man, beard, young, caucasian, isolated"): an identity term
+    standing alone as an item of a list of at least `min_breaks` commas names the person that
+    another item names. Returns the ok mask and the mention's gender (female or male when the
+    list's person items say only that one, else unspecified)."""
+    breaks = np.bincount(parent[is_break], minlength=m)
+    listed = breaks[parent] >= min_breaks
+    item_start = _shift(is_break, parent, -1, True)  # a break before, or the caption's start
+    item_end = _shift(is_break, parent, 1, True)
+    for skip in (1, 2):  # past the other words of a multiword term ("african american")
+        over = np.ones(len(parent), bool)
+        for k in range(1, skip + 1):
+            over &= _shift(absorbed, parent, k, False)
+        item_end |= over & _shift(is_break, parent, skip + 1, True)
+    person_item = listed & (person_gender >= 0) & ~possessive & _shift(is_break, parent, 1, True)
+    has = np.zeros((m, 3), bool)
+    has[parent[person_item], person_gender[person_item]] = True
+    ok = term & listed & item_start & item_end & has[parent].any(axis=1)
+    female, male = has[:, FEMALE][parent], has[:, MALE][parent]
+    gender = np.where(female & ~male, FEMALE, np.where(male & ~female, MALE, UNSPECIFIED))
+    return ok, gender.astype(np.int8)
 
 
 def _unique_mentions(row, group, gender, lemma) -> _Mentions:

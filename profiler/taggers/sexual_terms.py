@@ -42,7 +42,9 @@ class SexualTermsTagger(Tagger):
         self.suggestive_pattern = _join(alternation(suggestive, plural=True), suggestive_re)
         self.apparel_pattern = alternation(apparel, plural=True)
         # One candidate pass on the captions as written: the terms as written ride along in the
-        # same RE2 alternation with the level patterns (a superset of every level).
+        # same RE2 alternation with the level patterns (a superset of every level). (Captions
+        # whose words only underscores join, "ebony_babe_nude.jpg", are not candidates: taking
+        # every caption with an underscore cost this tagger 7%.)
         self.any_pattern = _join(alternation([t for terms in written for t in terms], plural=True),
                                  explicit_re + suggestive_re)
         # An apparel term worn by a person outside a listing reads as suggestive; on a
