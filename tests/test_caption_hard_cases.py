@@ -1202,10 +1202,6 @@ def test_round5_sexual_levels(sexual_terms, caption, expected):
 @pytest.mark.parametrize(
     ("caption", "group"),
     [
-        ("King of Sweden opens the new bridge", "european"),  # an office of a country
-        ("Prime Minister of India addresses parliament", "south_asian"),
-        ("The President of the Philippines at the summit", "southeast_asian"),
-        ("Women of Kenya marching for land rights", "black"),
         ("Multiethnic group of students studying together", "other"),  # a group noun and "of"
         ("Korean team of engineers at the launch", "east_asian"),
         ("Biracial toddler boy with balloons", "other"),  # a young noun as a modifier
@@ -1220,7 +1216,6 @@ def test_round5_sexual_levels(sexual_terms, caption, expected):
         ("Czech blonde strips for the camera", "european"),  # the verb ends the weak noun
         ("cambodia young tribal women", "southeast_asian"),  # a country across listed modifiers
         # round 6, wave 6
-        ("The Sultan of Oman greets the delegation", "middle_eastern_north_african"),
         ("Australia goaltender makes a save", "other"),  # sport roles after a country
         ("Kenya sprinters win relay gold", "black"),
         ("Mexican amateur gets naughty on cam", "latino"),  # amateur as a noun, then a verb
@@ -1230,19 +1225,14 @@ def test_round5_sexual_levels(sexual_terms, caption, expected):
         ("My Greek nonna's baklava", "european"),
         ("Peruvian home cook making ceviche", "latino"),
         ("Malagasy fisherman mending nets", "black"),
-        ("Women of color in leadership panel", "other"),  # a postposed term
-        ("Portrait of a young man of colour", "other"),
         ("Our Peruvian guide Luis at Machu Picchu", "latino"),  # a guide right after the term
         ("Bedouin guides lead camels at dusk", "middle_eastern_north_african"),
         ("Jamaican co-founder of a music label", "black"),
         ("Spanish bombshell in a red swimsuit", "european"),
         # round 6, wave 7
-        ("portrait, woman, smiling, young, hispanic, studio", "latino"),  # a keyword list
-        ("man, beard, stylish, indian, isolated, white background", "south_asian"),
         ("Dark-skinned girl reading on a porch", "other"),
         ("Multicultural team of coworkers in an office", "other"),
         ("Japanese kimono girl under cherry blossoms", "east_asian"),  # a garment before her
-        ("Emperor of Japan greets the crowd", "east_asian"),
         ("Somali pirates in a skiff", "black"),
         ("Eritrean asylum seekers at the border", "black"),
     ],
@@ -1254,8 +1244,6 @@ def test_round6_person_mentions(identity, caption, group):
 @pytest.mark.parametrize(
     "caption",
     [
-        "Map of Japan wall poster",  # no person noun before "of"
-        "Bank of Canada interest rate decision",
         "World's Best Irish Grandpa Ever Funny Mug",  # slogan merchandise, four words on
         "Proud Mexican Veteran T-shirt",
         "Senegalese Men Dashiki Shirt Embroidered",  # a garment of the buyer
@@ -1273,18 +1261,15 @@ def test_round6_person_mentions(identity, caption, group):
         "Korean Women Loose Knit Sweater",  # a buyer three words before the garment
         "Curly clip-in wig for Black women",  # "for" after a product names its buyers
         "Maori warrior mask wall decor",  # a warrior's gear
-        "The Prince of Wales visits a school",  # a title
         "Japanese amateur radio station",  # amateur before a thing
         "Greek sirtaki dancers at a taverna",  # a named dance
         "Irish Grandma Apron Funny Gift",  # merchandise for its wearer
         "Desi AF graphic t-shirt",
         "Australian Open champion lifts the trophy",  # a tournament
         "the Latino vote in Arizona",  # an electorate, still
-        "A splash of color for the living room",  # no person noun before "of color"
         "Japanese travel guide to Kyoto",  # a guide book
         "The Thai Guide Book",
         "Italian guide to pasta",
-        "chinese, food, noodles, restaurant, menu",  # a keyword list with no person item
         "Indian Premier League auction",
         "Spanish guitar player on a terrace",  # the instrument's style
         "English Channel swimmer at Dover",

@@ -87,11 +87,7 @@ class IdentityTagger(Tagger):
         candidates = np.flatnonzero(match_mask(captions, lex.candidate_pattern))
         candidate_captions = pc.replace_substring(
             captions.take(pa.array(candidates, pa.int64())), "_", " ")
-        has_term = match_mask(candidate_captions, lex.identity_pattern)
-        has_identity = has_term.copy()
-        no_term = np.flatnonzero(~has_term)
-        has_identity[no_term] = match_mask(candidate_captions.take(pa.array(no_term)),
-                                           lex.context_pattern)
+        has_identity = match_mask(candidate_captions, lex.identity_pattern)
         identity_rows, person_rows = candidates[has_identity], candidates[~has_identity]
         identity_captions = candidate_captions.filter(pa.array(has_identity))
         # "Black Friday sale": an identity term with no person noun and no identity noun can
@@ -103,7 +99,7 @@ class IdentityTagger(Tagger):
         mentions, scanned_gender = self._scan(identity_captions.filter(pa.array(scan)))
         mentions.row = scanned_rows[mentions.row]
         has_term_full = np.zeros(n, bool)
-        has_term_full[candidates[has_term]] = True
+        has_term_full[identity_rows] = True
         gender = np.full(n, _GENDER_NONE, np.int8)
         gender[scanned_rows] = scanned_gender
         gender[person_rows] = self._gender_by_pattern(
@@ -111,7 +107,6 @@ class IdentityTagger(Tagger):
         )
         mention_gender = _combine_genders(mentions.row, mentions.gender, n)
         has_mention = mention_gender != _GENDER_NONE
-        has_term_full |= has_mention  # "Queen of Denmark": a country named by an office of it
         gender[has_mention] = mention_gender[has_mention]
 
         n_genders = len(MENTION_GENDERS)
@@ -279,19 +274,7 @@ class IdentityTagger(Tagger):
         descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender,
                                                        absorbed)
 
-        office_ok, office_gender = _office_mentions(lex, ids, parent, place, person_gender)
-        # "women of color": a postposed term names only the noun right before it
-        postposed = attr(lex.postposed, False) & is_identity
-        postposed_ok, postposed_gender = _postposed_mentions(postposed, parent, person_gender,
-                                                             possessive)
-        adjective_ok &= ~postposed
-        noun_ok &= ~postposed
-        # "man, beard, young, caucasian, isolated": a stock photo's keyword list
-        listed_ok, listed_gender = _keyword_list_mentions(
-            ids == lex.break_id, parent, m, is_identity & ~colour & ~place & ~postposed, absorbed,
-            person_gender, possessive)
-        mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare) | office_ok
-                                 | postposed_ok | listed_ok)
+        mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare))
         noun_gender_at = person_gender[noun_pos]
         # "Asian female doctor": a gendered noun used as a modifier gives the mention its gender.
         before_noun = person_gender[np.maximum(noun_pos - 1, 0)]
@@ -301,11 +284,7 @@ class IdentityTagger(Tagger):
         gendered_modifier &= ~derived[np.maximum(noun_pos - 1, 0)]
         noun_gender_at = np.where(gendered_modifier, before_noun, noun_gender_at)
         gender = np.where(
-            adjective_ok, noun_gender_at,
-            np.where(noun_ok, noun_gender,
-                     np.where(office_ok, office_gender,
-                              np.where(postposed_ok, postposed_gender,
-                                       np.where(listed_ok, listed_gender, descent_gender)))),
+            adjective_ok, noun_gender_at, np.where(noun_ok, noun_gender, descent_gender)
         )
         pos = np.flatnonzero(mention)
         mentions = _unique_mentions(parent[pos], group[pos], gender[pos], lemma[pos])
@@ -418,52 +397,6 @@ def _descent_mentions(lex, ids, parent, is_identity, person_gender, absorbed):
         gender = np.where(gender >= 0, gender, before)
     ok = is_identity & prev_is_of & next_is_descent & (gender >= 0)
     return ok, gender
-
-
-def _office_mentions(lex, ids, parent, place, person_gender):
-    """"Queen of Denmark", "President of the Philippines": ok mask and the office's gender per
-    country token (an `office_nouns` person noun, "of", an optional "the", the country)."""
-    office = np.where(ids >= 0, lex.office[np.maximum(ids, 0)], False) & (person_gender >= 0)
-    of_before = _shift(ids == lex.of_id, parent, -1, False)
-    the_of_before = (_shift(ids == lex.the_id, parent, -1, False)
-                     & _shift(ids == lex.of_id, parent, -2, False))
-    direct = place & of_before & _shift(office, parent, -2, False)
-    across_the = place & the_of_before & _shift(office, parent, -3, False)
-    gender = np.where(direct, _shift(person_gender, parent, -2, np.int8(-1)),
-                      _shift(person_gender, parent, -3, np.int8(-1))).astype(np.int8)
-    return direct | across_the, gender
-
-
-def _postposed_mentions(postposed, parent, person_gender, possessive):
-    """"women of color", "founders of colour": ok mask and the noun's gender per postposed term
-    (a person noun, not a possessive, right before it)."""
-    before = _shift(person_gender, parent, -1, np.int8(-1))
-    ok = postposed & (before >= 0) & ~_shift(possessive, parent, -1, False)
-    return ok, before
-
-
-def _keyword_list_mentions(is_break, parent, m: int, term, absorbed, person_gender, possessive,
-                           min_breaks: int = 3):
-    """Stock keyword lists ("portrait, man, beard, young, caucasian, isolated"): an identity term
-    standing alone as an item of a list of at least `min_breaks` commas names the person that
-    another item names. Returns the ok mask and the mention's gender (female or male when the
-    list's person items say only that one, else unspecified)."""
-    breaks = np.bincount(parent[is_break], minlength=m)
-    listed = breaks[parent] >= min_breaks
-    item_start = _shift(is_break, parent, -1, True)  # a break before, or the caption's start
-    item_end = _shift(is_break, parent, 1, True)
-    for skip in (1, 2):  # past the other words of a multiword term ("african american")
-        over = np.ones(len(parent), bool)
-        for k in range(1, skip + 1):
-            over &= _shift(absorbed, parent, k, False)
-        item_end |= over & _shift(is_break, parent, skip + 1, True)
-    person_item = listed & (person_gender >= 0) & ~possessive & _shift(is_break, parent, 1, True)
-    has = np.zeros((m, 3), bool)
-    has[parent[person_item], person_gender[person_item]] = True
-    ok = term & listed & item_start & item_end & has[parent].any(axis=1)
-    female, male = has[:, FEMALE][parent], has[:, MALE][parent]
-    gender = np.where(female & ~male, FEMALE, np.where(male & ~female, MALE, UNSPECIFIED))
-    return ok, gender.astype(np.int8)
 
 
 def _unique_mentions(row, group, gender, lemma) -> _Mentions:

@@ -49,8 +49,6 @@ class _Entry:
     headline_verb: bool = False  # "Ethiopian wins ...": after a demonym opening a caption
     depiction: bool = False  # "Caucasian Baby Doll": ends a weak noun's phrase (it is depicted)
     colour_bridge: bool = False  # may stand between a colour term and its noun ("Black female doctor")
-    office: bool = False  # a person noun that "of <country>" describes ("Queen of Denmark")
-    postposed: bool = False  # an identity term after its person noun ("women of color")
     adjacent_role: bool = False  # a person only right after an identity term ("Sherpa guide")
     collective: bool = False  # "group of" may stand before a person noun ("group of friends")
 
@@ -105,13 +103,10 @@ class IdentityLexicon:
     headline_verb: np.ndarray
     depiction: np.ndarray
     colour_bridge: np.ndarray
-    office: np.ndarray
     collective: np.ndarray
-    postposed: np.ndarray
     adjacent_role: np.ndarray
     place: np.ndarray
     of_id: int
-    the_id: int
     for_id: int
     to_id: int
     break_id: int
@@ -130,9 +125,6 @@ class IdentityLexicon:
     # country name before a hand-listed noun is left to the noun's own pattern: one RE2 pass,
     # within the DFA budget.
     candidate_pattern: str = ""
-    # an office of a country ("King of Spain") or a postposed term ("splash of color"): such
-    # rows are read by the token rules, but the pattern names no identity term by itself
-    context_pattern: str = r"[^\s\S]"
     neutral_pattern: str = ""
     languages: tuple[str, ...] = ("en",)  # [meta] languages: other languages are not covered
 
@@ -155,7 +147,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             raise UserError(f"identity lexicon: aggregate {aggregate!r} names unknown groups {unknown}")
 
     entries: dict[str, _Entry] = {}
-    postposed_terms: list[str] = []
     multiwords: list[tuple[tuple[str, ...], int, int, str]] = []
 
     def entry(surface: str) -> _Entry:
@@ -205,10 +196,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             possessive = entry(term.lower() + "'s")
             possessive.group, possessive.lemma = gi, term.lower()
             possessive.place = possessive.place_possessive = True
-        for term in spec.get("postposed", []):
-            add_identity(term, gi, -1, False)
-            entry(term.lower().split()[0]).postposed = True
-            postposed_terms.append(term.lower())
         for term in spec.get("determiner_nouns", []):
             add_identity(term, gi, -1, False)
             entry(term.lower()).bare = True
@@ -264,7 +251,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("determiner", "determiners"), ("follower", "noun_followers"),
                       ("costume", "costume_nouns"), ("headline_verb", "headline_verbs"),
                       ("follower", "headline_verbs"), ("depiction", "depiction_nouns"),
-                      ("colour_bridge", "colour_bridges"), ("office", "office_nouns"),
+                      ("colour_bridge", "colour_bridges"),
                       ("collective", "collective_nouns")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
@@ -276,7 +263,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     for word in grammar.get("colour_blockers", COLOUR_BLOCKERS):
         entry(word.lower()).colour_blocker = True
     entry("of")
-    entry("the")
     entry("for")
     entry("to")
     entry("born")
@@ -297,7 +283,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     # Possessives need no terms of their own: "irishman" matches "irishman's" (a whole word).
     identity_terms = [s for s, e in entries.items()
                       if e.group >= 0 and not e.bare and not e.place and "'" not in s]
-    identity_terms += [" ".join(m[0]) for m in multiwords if " ".join(m[0]) not in postposed_terms]
+    identity_terms += [" ".join(m[0]) for m in multiwords]
     identity_nouns = [s for s, e in entries.items()
                       if e.group >= 0 and e.noun_gender >= 0 and "'" not in s] + [
         " ".join(m[0]) for m in multiwords if m[2] >= 0
@@ -323,15 +309,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         bare_pattern = rf"{alternation(determiners)}[\s\-_]+(?-i:(?:{capitalized})\b)"
         identity_pattern += "|" + bare_pattern
     person_patterns = tuple(alternation(terms, possessive_follows=False) for terms in person_terms)
-    # "Queen of Denmark", "Minister of the Philippines": an office of a country. The office may
-    # be a WordNet noun, which the candidate pass does not look for alone; any word may follow
-    # "of" (the token rules check it is a country: a second alternation of the countries would
-    # take the candidate pattern past RE2's DFA budget).
-    offices = [s for s, e in entries.items() if e.office]
-    context_forms = [rf"{alternation(offices)}[\s\-_]+of[\s\-_]+(?:the[\s\-_]+)?[a-z]+"] if offices else []
-    # "women of color": a term after its noun, matched alone (the token rules need the noun)
-    context_forms += [alternation(postposed_terms)] if postposed_terms else []
-    context_pattern = "|".join(context_forms) if context_forms else r"[^\s\S]"
     # A country name matters only right before a hand-listed person noun: only then is its row
     # a candidate ("Made in China" is not, and country names are common in product captions).
     places = [s for s, e in entries.items() if e.place and not e.place_possessive]
@@ -342,11 +319,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                        rf"(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(team_roles)})")
         # (up to two words between: the token rules check they are modifiers, "laos tribal women")
         place_nouns = rf"{alternation(places)}(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(nouns_listed)}"
-        candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns,
-                                      context_pattern, "_"])
+        candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns, "_"])
         identity_pattern = "|".join([identity_pattern, place_forms, place_nouns])
     else:
-        candidate_pattern = "|".join([identity_pattern, *person_patterns, context_pattern, "_"])
+        candidate_pattern = "|".join([identity_pattern, *person_patterns, "_"])
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
     verbs = [s for s, e in entries.items() if e.headline_verb]
     # (any first word: the token rules check it is a demonym; a second alternation of every
@@ -394,13 +370,10 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         headline_verb=column("headline_verb", bool),
         depiction=column("depiction", bool),
         colour_bridge=column("colour_bridge", bool),
-        office=column("office", bool),
         collective=column("collective", bool),
-        postposed=column("postposed", bool),
         adjacent_role=column("adjacent_role", bool),
         place=column("place", bool),
         of_id=index["of"],
-        the_id=index["the"],
         for_id=index["for"],
         to_id=index["to"],
         break_id=index[PHRASE_BREAK],
@@ -413,7 +386,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         ),
         identity_pattern=identity_pattern,
         candidate_pattern=candidate_pattern,
-        context_pattern=context_pattern,
         bare_pattern=bare_pattern,
         person_patterns=person_patterns,
         mention_possible_patterns=tuple(
