@@ -183,11 +183,10 @@ class IdentityTagger(Tagger):
             _shift(group >= 0, parent, -1, False) & ~_shift(guide_ends, parent, 1, False))
         possessive = attr(lex.possessive, False)
         product, breaker = attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False)
-        product_next = _shift(attr(lex.brand, False), parent, 1, False) | _product_ahead(
-            product, breaker, parent, lex.product_window
-        )
-        # Up to three tokens: "Asian Men Slim Fit Jeans", "Korean Women Casual Oversized Hoodie".
+        # A product up to three tokens on: "Asian Men Slim Fit Jeans", "Korean Women Casual
+        # Oversized Hoodie" (a listing's buyers); a brand noun right after the noun
         garment_next = _product_ahead(product, breaker, parent, lex.product_window)
+        product_next = _shift(attr(lex.brand, False), parent, 1, False) | garment_next
         is_identity = group >= 0
         filler = is_modifier | attr(lex.connector, False) | is_identity | absorbed
         # "Greek Orthodox priest", "Spanish flamenco dancer", "British Prime Minister": one
