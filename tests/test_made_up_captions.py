@@ -4,7 +4,8 @@ tests/data/made_up_captions_labelled.csv (tests/data/LABELLING.md, "Made-up capt
 captions written and labelled by annotators who never saw the lexicons or the taggers. Wave 1 is
 hash-split into tune and holdout; waves 2 and 3 were written to tune on; wave 4 was measured on
 once and then tuned on; wave 5 was written after the sixth round's first tuning to measure on,
-and is all holdout; waves 6 and 7, written after it, were tuned on. These tests keep
+and is all holdout; waves 6 and 7, written after it, were tuned on; wave 8, written after the
+last tuning, is all holdout. These tests keep
 the file what the guide says it is, and hold the taggers to floors on the holdout (regression
 guards, about two rows below the figures at lexicons 2026.11.6; the figures themselves:
 bench/caption_quality.py --set made-up --by-wave).
@@ -25,8 +26,8 @@ from .conftest import captions_batch
 
 LABELS = Path(__file__).parent / "data" / "made_up_captions_labelled.csv"
 SEXUAL = ("suggestive", "explicit")
-# holdout (waves 1 and 5, every language): precision, recall floors
-FLOORS = {"identity.person_mention": (0.96, 0.82), "sexual_terms.any": (0.95, 0.90)}
+# holdout (waves 1, 5 and 8, every language): precision, recall floors
+FLOORS = {"identity.person_mention": (0.96, 0.84), "sexual_terms.any": (0.94, 0.91)}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_labels_are_well_formed(rows):
 
 def test_split_follows_the_wave(rows):
     for r in rows:
-        if r["source"].endswith("5"):
+        if r["source"].endswith(("5", "8")):
             expected = "holdout"
         elif r["source"].endswith(("2", "3", "4", "6", "7")):
             expected = "tune"
