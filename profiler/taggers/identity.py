@@ -198,7 +198,8 @@ class IdentityTagger(Tagger):
         filler |= number & _shift(is_modifier, parent, 1, False)
         # "Arab hijab girl", "Japanese kimono model": a garment right before a person noun who is
         # not a listing's buyer describes that person
-        filler |= product & _shift(is_person & ~attr(lex.buyer, False) & ~possessive, parent, 1, False)
+        buyer = attr(lex.buyer, False)
+        filler |= product & _shift(is_person & ~buyer & ~possessive, parent, 1, False)
         # "Multiracial group of friends": a group noun and "of" before the person noun
         is_of = ids == lex.of_id
         collective_of = attr(lex.collective, False) & _shift(is_of, parent, 1, False)
@@ -239,10 +240,10 @@ class IdentityTagger(Tagger):
         # "Korean Style Women Summer Dress": a buyer noun with a garment after it (no verb or
         # preposition between) names who a listing is for, not a person shown ("African Woman
         # T-shirt", "Indian bride lehenga" show one).
-        adjective_ok &= ~(attr(lex.buyer, False)[noun_pos] & garment_next[noun_pos])
+        adjective_ok &= ~(buyer[noun_pos] & garment_next[noun_pos])
         # "Afro Kinky Curly Wig for Black Women": "for" after a product names its buyers too.
         for_buyers = _shift(ids == lex.for_id, parent, -1, False) & _product_behind(product, parent)
-        adjective_ok &= ~(for_buyers & attr(lex.buyer, False)[noun_pos])
+        adjective_ok &= ~(for_buyers & buyer[noun_pos])
         # "Greek Goddess Costume": the person noun names a costume.
         adjective_ok &= ~_shift(attr(lex.costume, False), parent, 1, False)[noun_pos]
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour

@@ -223,7 +223,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             if e.person_gender < 0 and e.group < 0:
                 e.person_gender, e.derived = gender, True
     for noun in [*nouns.get("weak", []), *nouns.get("roles", []), *nouns.get("after_role", []),
-                 *nouns.get("team_roles", []), *nouns.get("wordnet", [])]:
+                 *nouns.get("adjacent_roles", []), *nouns.get("team_roles", []),
+                 *nouns.get("wordnet", [])]:
         # with their possessives: "Jamaican sprinter's spikes", "Irish emigrants' farewell"
         for surface, possessive in _noun_forms(noun.lower()):
             e = entry(surface)
@@ -237,10 +238,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     for noun in nouns.get("after_role", []):
         entries[noun.lower()].after_role = True
     for noun in nouns.get("adjacent_roles", []):
-        for surface, possessive in _noun_forms(noun.lower()):
-            e = entry(surface)
-            if e.person_gender < 0 and e.group < 0:
-                e.person_gender, e.derived, e.possessive = UNSPECIFIED, True, possessive
         entries[noun.lower()].adjacent_role = True
 
     grammar = require(data, "grammar")
