@@ -1338,3 +1338,46 @@ def test_round6_things_are_not_mentions(identity, caption):
 )
 def test_round6_sexual_levels(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption
+
+
+# Round 7: rules from the error kinds of made-up wave 8's rows (measured once, then tuned on),
+# checked here on other captions written for them.
+@pytest.mark.parametrize(
+    ("caption", "group"),
+    [
+        ("Road trip with my Korean besties", "east_asian"),
+        ("Cuban revolutionaries in the Sierra Maestra", "latino"),
+        ("Pakistan wicketkeeper appeals for a stumping", "south_asian"),  # a sport role
+        ("Lonely Filipino singles near you", "southeast_asian"),  # weak: before "near"
+        ("Sunday lunch with our Italian nonno", "european"),  # kin words of other languages
+        ("My Mexican abuela makes tamales", "latino"),
+    ],
+)
+def test_round7_person_mentions(identity, caption, group):
+    assert_mention_of(identity, caption, group)
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Japanese singles chart this week",  # singles: a chart, not people
+        "Lola Black Ankle Boots",  # a name set no gender and makes no mention
+    ],
+)
+def test_round7_things_are_not_mentions(identity, caption):
+    assert mention(identity, caption)[0] is False, caption
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("Titanium nipple ring barbell 16G", "none"),  # body jewellery
+        ("Pirate's Booty aged white cheddar puffs", "none"),  # a snack
+        ("Petite model in black lace lingerie, size S", "suggestive"),  # worn: listing or not
+        ("Plus size women in lingerie, body positive campaign", "suggestive"),
+        ("Black lace lingerie set, size S", "apparel"),
+        ("Model in sports bra and running shorts", "apparel"),  # sportswear, not lingerie
+    ],
+)
+def test_round7_sexual_levels(sexual_terms, caption, expected):
+    assert level(sexual_terms, caption) == expected, caption

@@ -52,6 +52,7 @@ class SexualTermsTagger(Tagger):
         self.person_pattern = alternation(apparel_spec.get("person", []), plural=True)
         self.listing_pattern = _join(alternation(apparel_spec.get("listing", [])),
                                      _patterns(apparel_spec, "listing_patterns"))
+        self.worn_pattern = "|".join(_patterns(apparel_spec, "worn_patterns"))
         self.child_pattern = alternation(apparel_spec.get("child", []))
         neutral = data.get("neutral", {})
         # "nude" next to a garment is its colour: drop the word, keep the garment (\1), before
@@ -101,6 +102,8 @@ class SexualTermsTagger(Tagger):
             child = match_mask(only, self.child_pattern, ignore_case=False)
             worn = match_mask(only, self.person_pattern, ignore_case=False)
             worn &= ~match_mask(only, self.listing_pattern, ignore_case=False)
+            if self.worn_pattern:
+                worn |= match_mask(only, self.worn_pattern, ignore_case=False)
             apparel[rows[child]] = False
             suggestive[rows[worn & ~child]] = True
             apparel[rows[worn]] = False
