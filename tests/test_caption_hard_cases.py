@@ -1377,6 +1377,18 @@ def test_round7_things_are_not_mentions(identity, caption):
         ("Plus size women in lingerie, body positive campaign", "suggestive"),
         ("Black lace lingerie set, size S", "apparel"),
         ("Model in sports bra and running shorts", "apparel"),  # sportswear, not lingerie
+        # other languages (made-up wave 10's error kinds)
+        ("Affiche du film érotique, 1978", "suggestive"),  # a term that starts with "é"
+        ("Vibromasseur rabbit rechargeable", "explicit"),
+        ("Sexshop Berlin Kreuzberg", "explicit"),
+        ("Escarpins nude talon aiguille", "none"),  # the colour
+        ("Sexe : mâle, chiot à adopter", "none"),  # a pet's sex
+        ("Abuso sexual: detenido un profesor", "none"),  # news
+        ("Chá revelação: sexo do bebê", "none"),  # a term that ends in "ê"
+        ("Brune en bikini sur la plage", "suggestive"),  # a person in it
+        ("Haut de bikini triangle noir", "apparel"),  # a listing
+        ("Boutique de lingerie à Lyon", "apparel"),
+        ("Atoll de Bikini en 1946", "none"),
     ],
 )
 def test_round7_sexual_levels(sexual_terms, caption, expected):

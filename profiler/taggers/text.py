@@ -28,8 +28,9 @@ def alternation(terms: Iterable[str], plural: bool = False, possessive_follows: 
     unique = sorted({t.strip().lower() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
     if not unique:
         return r"[^\s\S]"  # matches nothing (RE2 has no empty alternation and no lookahead)
-    # A term that ends in an apostrophe ("girls'") ends its word itself: no \b after it.
-    closed = [t for t in unique if t.endswith(("'", "\u2019"))]
+    # A term that ends in an apostrophe ("girls'") or a non-ASCII letter ("bebê", which \b, ASCII
+    # only, never ends) ends its word itself: no \b after it.
+    closed = [t for t in unique if t.endswith(("'", "\u2019")) or ord(t[-1]) > 127]
     body = "|".join(term_pattern(t) for t in unique if t not in closed)
     suffix = "(?:e?s)?" if plural else ""
     end = r"\b" if possessive_follows else "(?:[^\\w'\u2019]|$)"
