@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 from pathlib import Path
 
@@ -107,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
                  for language in ("en", "other")]
     if args.by_wave and args.label_set == "made-up":
         for r in labels:
-            r["wave"] = r["source"][-1] if r["source"][-1].isdigit() else "1"
+            r["wave"] = re.search(r"\d*$", r["source"]).group() or "1"
+        waves = sorted({r["wave"] for r in labels}, key=int)
         parts = [(f"{name}/wave{wave}", lambda r, keep=keep, w=wave: keep(r) and r["wave"] == w)
-                 for name, keep in parts for wave in "12345678"
+                 for name, keep in parts for wave in waves
                  if any(keep(r) and r["wave"] == wave for r in labels)]
     for part, keep in parts:
         rows = [r for r in labels if keep(r)]

@@ -4,10 +4,11 @@ tests/data/made_up_captions_labelled.csv (tests/data/LABELLING.md, "Made-up capt
 captions written and labelled by annotators who never saw the lexicons or the taggers. Wave 1 is
 hash-split into tune and holdout; waves 2 and 3 were written to tune on; wave 4 was measured on
 once and then tuned on; wave 5 was written after the sixth round's first tuning to measure on,
-and is all holdout; waves 6 and 7, written after it, were tuned on; wave 8, written after the
-last tuning, is all holdout. These tests keep
+and is all holdout; waves 6 and 7, written after it, were tuned on; wave 8 was measured on once
+and then tuned on, as was wave 10 (other languages); wave 9, written to measure on after the
+seventh round's first tuning and read once, is all holdout. These tests keep
 the file what the guide says it is, and hold the taggers to floors on the holdout (regression
-guards, about two rows below the figures at lexicons 2026.11.6; the figures themselves:
+guards, about two rows below the figures at lexicons 2026.11.7; the figures themselves:
 bench/caption_quality.py --set made-up --by-wave).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -26,8 +28,11 @@ from .conftest import captions_batch
 
 LABELS = Path(__file__).parent / "data" / "made_up_captions_labelled.csv"
 SEXUAL = ("suggestive", "explicit")
-# holdout (waves 1, 5 and 8, every language): precision, recall floors
-FLOORS = {"identity.person_mention": (0.96, 0.84), "sexual_terms.any": (0.94, 0.91)}
+HOLDOUT_WAVES = (5, 9)  # written to measure on: all holdout (wave 1 is hash-split)
+# holdout (waves 1, 5 and 9) less the sets written in other languages: precision, recall floors
+FLOORS = {"identity.person_mention": (0.96, 0.82), "sexual_terms.any": (0.95, 0.90)}
+# wave 9's set written in French, Spanish, Portuguese, German, Italian and others
+INTL_FLOORS = {"sexual_terms.any": (0.90, 0.70)}
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +50,17 @@ def test_labels_are_well_formed(rows):
     assert all(r["id"].startswith(r["source"] + "-") for r in rows)
 
 
+def wave(row: dict[str, str]) -> int:
+    """The wave that wrote a row: its source's trailing number ("intlD10" is wave 10), else 1."""
+    digits = re.search(r"\d*$", row["source"]).group()
+    return int(digits) if digits else 1
+
+
 def test_split_follows_the_wave(rows):
     for r in rows:
-        if r["source"].endswith(("5", "8")):
+        if wave(r) in HOLDOUT_WAVES:
             expected = "holdout"
-        elif r["source"].endswith(("2", "3", "4", "6", "7")):
+        elif wave(r) > 1:
             expected = "tune"
         else:
             digest = hashlib.sha256(f"made-up:{r['caption']}".encode()).digest()
@@ -57,9 +68,14 @@ def test_split_follows_the_wave(rows):
         assert r["split"] == expected, r["id"]
 
 
-@pytest.mark.parametrize("signal", sorted(FLOORS))
-def test_holdout_holds_its_floors(identity, sexual_terms, rows, signal):
-    holdout = [r for r in rows if r["split"] == "holdout"]
+@pytest.mark.parametrize(("other_languages", "signal"),
+                         [(False, "identity.person_mention"), (False, "sexual_terms.any"),
+                          (True, "sexual_terms.any")])
+def test_holdout_holds_its_floors(identity, sexual_terms, rows, other_languages, signal):
+    """Floors on the holdout; the sets written in other languages (`intl*`) apart: the identity
+    lexicon is English and does not cover them (no floor), the sexual terms partly do."""
+    holdout = [r for r in rows if r["split"] == "holdout"
+               and r["source"].startswith("intl") == other_languages]
     batch = captions_batch([r["caption"] for r in holdout])
     if signal == "identity.person_mention":
         predicted = identity.tag(batch)[PERSON_MENTION].to_pylist()
@@ -69,6 +85,8 @@ def test_holdout_holds_its_floors(identity, sexual_terms, rows, signal):
         truth = [r["sexual_level"] in SEXUAL for r in holdout]
     tp = sum(p and t for p, t in zip(predicted, truth, strict=True))
     precision, recall = tp / sum(predicted), tp / sum(truth)
-    print(f"\nmade-up holdout {signal}: precision {precision:.3f}, recall {recall:.3f}")
-    assert precision >= FLOORS[signal][0]
-    assert recall >= FLOORS[signal][1]
+    print(f"\nmade-up holdout {signal} (other-language sets: {other_languages}): "
+          f"precision {precision:.3f}, recall {recall:.3f}")
+    floors = (INTL_FLOORS if other_languages else FLOORS)[signal]
+    assert precision >= floors[0]
+    assert recall >= floors[1]
