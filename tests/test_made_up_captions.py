@@ -5,8 +5,8 @@ captions written and labelled by annotators who never saw the lexicons or the ta
 hash-split into tune and holdout; waves 2 and 3 were written to tune on; wave 4 was measured on
 once and then tuned on; wave 5 was written after the sixth round's first tuning to measure on,
 and is all holdout; waves 6 and 7, written after it, were tuned on; wave 8 was measured on once
-and then tuned on, as was wave 10 (other languages); wave 9, written to measure on after the
-seventh round's first tuning and read once, is all holdout. These tests keep
+and then tuned on, as was wave 10 (other languages); wave 9, written to measure on while the
+seventh round tuned and read once after its last rule, is all holdout. These tests keep
 the file what the guide says it is, and hold the taggers to floors on the holdout (regression
 guards, about two rows below the figures at lexicons 2026.11.7; the figures themselves:
 bench/caption_quality.py --set made-up --by-wave).
