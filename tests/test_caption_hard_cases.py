@@ -1351,6 +1351,9 @@ def test_round6_sexual_levels(sexual_terms, caption, expected):
         ("Lonely Filipino singles near you", "southeast_asian"),  # weak: before "near"
         ("Sunday lunch with our Italian nonno", "european"),  # kin words of other languages
         ("My Mexican abuela makes tamales", "latino"),
+        ("Things only Filipino mums understand", "southeast_asian"),  # a listed noun's plural
+        ("Afghan horse trader at the market", "south_asian"),  # weak: before a preposition
+        ("American GIs in Normandy, 1944", "american"),
     ],
 )
 def test_round7_person_mentions(identity, caption, group):
@@ -1362,6 +1365,11 @@ def test_round7_person_mentions(identity, caption, group):
     [
         "Japanese singles chart this week",  # singles: a chart, not people
         "Lola Black Ankle Boots",  # a name set no gender and makes no mention
+        "Swiss watchmaker Omega unveils a new model",  # a firm
+        "Tokyo, Japan - Young woman crossing the street",  # a place, then a dash
+        "Persian carpet seller's shop",  # the identity word describes the carpet
+        "Syrian spice trader at the souk",  # ... and the spice
+        "Mexican graffiti artist Saner",
     ],
 )
 def test_round7_things_are_not_mentions(identity, caption):

@@ -143,7 +143,9 @@ class IdentityTagger(Tagger):
         lowered = normalize_quotes(pc.utf8_lower(captions))
         if lex.neutral_pattern:
             lowered = pc.replace_substring_regex(lowered, lex.neutral_pattern, " ")
-        lowered = pc.replace_substring_regex(lowered, r"[,;:()\[\]]", f" {PHRASE_BREAK} ")
+        # (a dash between spaces and a pipe end a listing's part: "Havana, Cuba - Old man ...")
+        lowered = pc.replace_substring_regex(lowered, r"[,;:()\[\]|]|\s[\-\x{2013}\x{2014}]+\s",
+                                             f" {PHRASE_BREAK} ")
         tokens, parent = tokenize(lowered)
         ids = pc.index_in(tokens, value_set=lex.vocab).fill_null(-1).to_numpy().astype(np.int64)
         known = ids >= 0
@@ -199,7 +201,9 @@ class IdentityTagger(Tagger):
         # "Arab hijab girl", "Japanese kimono model": a garment right before a person noun who is
         # not a listing's buyer describes that person
         buyer = attr(lex.buyer, False)
-        filler |= product & _shift(is_person & ~buyer & ~possessive, parent, 1, False)
+        # (not before a trade's noun: in "Turkish carpet seller" the word describes the carpet)
+        filler |= product & _shift(is_person & ~buyer & ~possessive & ~attr(lex.weak, False),
+                                   parent, 1, False)
         # "Multiracial group of friends": a group noun and "of" before the person noun
         is_of = ids == lex.of_id
         collective_of = attr(lex.collective, False) & _shift(is_of, parent, 1, False)
