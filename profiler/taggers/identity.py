@@ -175,7 +175,8 @@ class IdentityTagger(Tagger):
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         # ... or before what depicts them: "Caucasian Baby Doll", "Native American Chief Bust"
         depicted = _shift(attr(lex.depiction, False), parent, 1, False)
-        is_person &= ~attr(lex.weak, False) | ends_phrase | depicted
+        weak = attr(lex.weak, False)
+        is_person &= ~weak | ends_phrase | depicted
         # "pop star", "film legend": a person only right after a role word ("star anise" is not).
         is_person &= ~attr(lex.after_role, False) | _shift(is_modifier, parent, -1, False)
         # "Sherpa guide", "our Egyptian guide": right after the identity term, and not before
@@ -202,8 +203,7 @@ class IdentityTagger(Tagger):
         # not a listing's buyer describes that person
         buyer = attr(lex.buyer, False)
         # (not before a trade's noun: in "Turkish carpet seller" the word describes the carpet)
-        filler |= product & _shift(is_person & ~buyer & ~possessive & ~attr(lex.weak, False),
-                                   parent, 1, False)
+        filler |= product & _shift(is_person & ~buyer & ~possessive & ~weak, parent, 1, False)
         # "Multiracial group of friends": a group noun and "of" before the person noun
         is_of = ids == lex.of_id
         collective_of = attr(lex.collective, False) & _shift(is_of, parent, 1, False)
