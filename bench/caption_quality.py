@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                              "guess, no threshold) or other, the lexicons being English")
     parser.add_argument("--by-wave", action="store_true",
                         help="made-up captions: split each half by the wave that wrote it (waves "
-                             "5 and 8, written to measure on, are all holdout)")
+                             "5 and 9, written to measure on, are all holdout)")
     parser.add_argument("--captions", type=Path, default=CAPTIONS,
                         help="the real captions parquet (default: beside the repository)")
     args = parser.parse_args(argv)
