@@ -165,8 +165,10 @@ class IdentityTagger(Tagger):
         person_gender = attr(lex.person_gender, -1).astype(np.int8)
         is_modifier = attr(lex.modifier, False)
         next_is_person = _shift(person_gender >= 0, parent, 1, False)
+        follower, determiner = attr(lex.follower, False), attr(lex.determiner, False)
+        thing, depiction = attr(lex.thing, False), attr(lex.depiction, False)
         # "a Dutch national" ends the phrase; "Indian National Congress" does not.
-        ends_phrase = _shift(attr(lex.follower, False), parent, 1, False)
+        ends_phrase = _shift(follower, parent, 1, False)
         ends_phrase |= ~_shift(np.ones(len(ids), bool), parent, 1, False)
         # ... but a comma inside a list of identity words does not: "the Chinese, Japanese and
         # Korean markets"
@@ -174,18 +176,18 @@ class IdentityTagger(Tagger):
                          & _shift(group >= 0, parent, 2, False))
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         # ... or before what depicts them: "Caucasian Baby Doll", "Native American Chief Bust"
-        depicted = _shift(attr(lex.depiction, False), parent, 1, False)
+        depicted = _shift(depiction, parent, 1, False)
         weak = attr(lex.weak, False)
         is_person &= ~weak | ends_phrase | depicted
         # "pop star", "film legend": a person only right after a role word ("star anise" is not).
         is_person &= ~attr(lex.after_role, False) | _shift(is_modifier, parent, -1, False)
         # "Sherpa guide", "our Egyptian guide": right after the identity term, and not before
         # "to" or a thing ("Japanese guide to sushi", "Italian guide book")
-        guide_ends = (ids == lex.to_id) | attr(lex.thing, False) | attr(lex.depiction, False)
+        guide_ends = (ids == lex.to_id) | thing | depiction
         is_person &= ~attr(lex.adjacent_role, False) | (
             _shift(group >= 0, parent, -1, False) & ~_shift(guide_ends, parent, 1, False))
         possessive = attr(lex.possessive, False)
-        product, breaker = attr(lex.product, False), attr(lex.follower, False) | attr(lex.determiner, False)
+        product, breaker = attr(lex.product, False), follower | determiner
         # A product up to three tokens on: "Asian Men Slim Fit Jeans", "Korean Women Casual
         # Oversized Hoodie" (a listing's buyers); a brand noun right after the noun
         garment_next = _product_ahead(product, breaker, parent, lex.product_window)
@@ -253,12 +255,12 @@ class IdentityTagger(Tagger):
         noun_ok = (found_at < 0) & (noun_gender >= 0) & ~colour
         # "Portuguese restaurant", "Latina food recipe": a noun that is also an adjective
         # describes the thing after it.
-        noun_ok &= ~(attr(lex.adjective, False) & _shift(attr(lex.thing, False), parent, 1, False))
+        noun_ok &= ~(attr(lex.adjective, False) & _shift(thing, parent, 1, False))
         # "the first Emirati to ...", "Two Chinese arrested": an adjective used as a noun.
-        determiner_before = _shift(attr(lex.determiner, False), parent, -1, False)
+        determiner_before = _shift(determiner, parent, -1, False)
         # ... or with a modifier between: "a proud Jamaican", "an elderly Greek in ..."
         determiner_before |= (_shift(is_modifier, parent, -1, False)
-                              & _shift(attr(lex.determiner, False), parent, -2, False))
+                              & _shift(determiner, parent, -2, False))
         noun_ok |= (found_at < 0) & ~colour & ends_phrase & determiner_before
         # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then a verb
         opens_caption = ~_shift(np.ones(len(ids), bool), parent, -1, False)
