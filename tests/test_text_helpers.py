@@ -47,3 +47,10 @@ def test_terms_ending_in_an_apostrophe_match_as_words():
     # embedded in a longer pattern, the alternation stays one group
     assert match_mask(pa.array(["girls' bra", "kids bra", "bra"]), pattern + r"\s*bra").tolist() == [
         True, True, False]
+
+
+def test_terms_with_non_ascii_edges_match_as_written():
+    """RE2's \\b knows only ASCII letters: no \\b before "érotique" or after "bebê"."""
+    pattern = alternation(["érotique", "bebê", "nude"], plural=True)
+    captions = pa.array(["film érotique", "sexo do bebê", "nudes", "denude", "erotique"])
+    assert match_mask(captions, pattern).tolist() == [True, True, True, False, False]

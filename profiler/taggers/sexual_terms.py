@@ -45,9 +45,8 @@ class SexualTermsTagger(Tagger):
         # same RE2 alternation with the level patterns (a superset of every level). (Captions
         # whose words only underscores join, "ebony_babe_nude.jpg", are not candidates: taking
         # every caption with an underscore cost this tagger 7%.)
-        self.any_pattern = _join(
-            alternation([_ascii_edges(t) for terms in written for t in terms], plural=True),
-            explicit_re + suggestive_re)
+        self.any_pattern = _join(alternation([t for terms in written for t in terms], plural=True),
+                                 explicit_re + suggestive_re)
         # An apparel term worn by a person outside a listing reads as suggestive; on a
         # children's product it is no level at all.
         self.person_pattern = alternation([bind_letters(t) for t in apparel_spec.get("person", [])],
@@ -115,18 +114,6 @@ class SexualTermsTagger(Tagger):
 def _patterns(level: dict, key: str = "patterns") -> list[str]:
     """A level's RE2 patterns (for word combinations a term list cannot say: "hot asian girl")."""
     return [f"(?:{bind_letters(p)})" for p in level.get(key, [])]
-
-
-def _ascii_edges(term: str) -> str:
-    """A term for the candidate pass on captions as written, less the non-ASCII letters at its
-    ends: RE2's \\b knows only ASCII letters, so "\\bérotique" never matched; "rotique" finds the
-    same captions and more, which the level patterns then read exactly."""
-    trimmed = term.strip()
-    while trimmed and ord(trimmed[0]) > 127:
-        trimmed = trimmed[1:]
-    while trimmed and ord(trimmed[-1]) > 127:
-        trimmed = trimmed[:-1]
-    return trimmed or term
 
 
 def _join(terms_pattern: str, patterns: list[str]) -> str:

@@ -28,16 +28,18 @@ def alternation(terms: Iterable[str], plural: bool = False, possessive_follows: 
     unique = sorted({t.strip().lower() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
     if not unique:
         return r"[^\s\S]"  # matches nothing (RE2 has no empty alternation and no lookahead)
-    # A term that ends in an apostrophe ("girls'") or a non-ASCII letter ("bebê", which \b, ASCII
-    # only, never ends) ends its word itself: no \b after it.
-    closed = [t for t in unique if t.endswith(("'", "\u2019")) or ord(t[-1]) > 127]
-    body = "|".join(term_pattern(t) for t in unique if t not in closed)
+    # RE2's \b knows only ASCII letters: a term that starts with another letter ("érotique") takes
+    # no \b before it, and one that ends in one ("bebê") or in an apostrophe ("girls'") ends its
+    # word itself: no \b after it.
     suffix = "(?:e?s)?" if plural else ""
     end = r"\b" if possessive_follows else "(?:[^\\w'\u2019]|$)"
-    words = rf"\b(?:{body}){suffix}{end}" if body else ""
-    if not closed:
-        return words
-    return "(?:" + "|".join(p for p in (words, *(rf"\b{term_pattern(t)}" for t in closed)) if p) + ")"
+    groups: dict[tuple[str, str], list[str]] = {}
+    for t in unique:
+        before = r"\b" if ord(t[0]) < 128 else ""
+        after = "" if t.endswith(("'", "\u2019")) or ord(t[-1]) > 127 else suffix + end
+        groups.setdefault((before, after), []).append(term_pattern(t))
+    parts = [f"{before}(?:{'|'.join(body)}){after}" for (before, after), body in groups.items()]
+    return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
 
 
 # RE2's \b knows only ASCII letters, so "bra" + "s" matched in "Brasília" and "anal" in
