@@ -1401,3 +1401,59 @@ def test_round7_things_are_not_mentions(identity, caption):
 )
 def test_round7_sexual_levels(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption
+
+
+# Round 8: rules from the error kinds of the real captions' tune half (labels version 3, every
+# caption labelled), checked here on other captions written for them.
+@pytest.mark.parametrize(
+    ("caption", "group", "gender"),
+    [
+        ("Queen Margrethe II of Denmark waves from the balcony", "european", "female"),  # office
+        ("Prime Minister of India Narendra Modi", "south_asian", "unspecified"),
+        ("President of the Philippines at the summit", "southeast_asian", "unspecified"),
+        ("Emperor Naruhito of Japan", "east_asian", "male"),
+        ("Miss Universe Philippines 2020 on stage", "southeast_asian", "female"),  # a title
+        ("Newly crowned Miss Nigeria 2021", "black", "female"),
+        ("Bajau fisherman mending nets", "southeast_asian", "male"),  # a people of the sea
+    ],
+)
+def test_round8_person_mentions(identity, caption, group, gender):
+    assert_mention_of(identity, caption, group)
+    assert identity.tag(captions_batch([caption]))[GENDER].to_pylist() == [gender], caption
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Henrik Lundqvist of Sweden",  # a name and a country: no office
+        "Ministry of Finance of India",  # an institution
+        "Miss England pageant 2019 in Newcastle",  # the pageant itself
+        "I miss england so much",  # not the title: no capital
+        "Prince of Wales check wool suit",  # a cloth pattern
+        "Princess of Wales visits a school",  # the British heir's title: no Welsh person
+        "Burger King of Nigeria opens in Lagos",  # a restaurant chain
+    ],
+)
+def test_round8_things_are_not_mentions(identity, caption):
+    assert mention(identity, caption)[0] is False, caption
+
+
+def test_a_pageant_word_still_bridges_to_a_person_noun(identity):
+    """Pageant words known to the lexicon stay as unknown as any other word elsewhere."""
+    assert_mention_of(identity, "Thai transgender pageant contestants on stage", "southeast_asian")
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("Domina Lady Sado in her studio, fetish clip", "explicit"),  # German/Italian dominatrix
+        ("Domina Coral Bay Resort, Sharm el Sheikh", "none"),  # a hotel chain
+        ("Zac Efron goes shirtless in Miami", "suggestive"),  # a tabloid gallery
+        ("Chris Hemsworth Shirtless Photos", "suggestive"),
+        ("Shirtless man jogging along the river", "none"),
+        ("Black lace hold-up stockings, size M", "apparel"),
+        ("Protesters hold up signs outside parliament", "none"),
+    ],
+)
+def test_round8_sexual_levels(sexual_terms, caption, expected):
+    assert level(sexual_terms, caption) == expected, caption

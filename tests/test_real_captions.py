@@ -1,7 +1,7 @@
 """Integration: the caption taggers on real web captions, against labels made by hand.
 
-tests/data/real_captions_labelled.csv (guide and version: tests/data/LABELLING.md) labels 1,069
-of the 5,000 real captions in ../shared: person mention (groups, gender) and sexual level. Rows
+tests/data/real_captions_labelled.csv (guide and version: tests/data/LABELLING.md) labels every
+one of the 5,000 real captions in ../shared: person mention (groups, gender) and sexual level. Rows
 are split into `tune` and `holdout` halves by a hash of the row number, fixed before any tagger
 output was looked at; the lexicons were tuned on `tune` only, so the figures here, on `holdout`,
 are held-out estimates. Goals (issue 12): person mention precision >= 0.95 and recall >= 0.90;
@@ -39,15 +39,15 @@ GOALS = {  # signal: (precision, recall)
     "identity.person_mention": (0.95, 0.90),
     "sexual_terms.any": (0.90, 0.80),
 }
-# Regression floors on the holdout point estimates (label version 2, lexicons 2026.11.7: person
-# mention 17/18 precision, 17/24 recall; sexual terms 14/19 precision, 14/14 recall), less about
+# Regression floors on the holdout point estimates (label version 3, lexicons 2026.11.8: person
+# mention 19/20 precision, 19/29 recall; sexual terms 14/19 precision, 14/17 recall), less about
 # one row.
 FLOORS = {
-    "identity.person_mention": (0.90, 0.66),
-    "sexual_terms.any": (0.70, 0.92),
+    "identity.person_mention": (0.90, 0.62),
+    "sexual_terms.any": (0.70, 0.78),
 }
-MISSED = {  # goals the version-2 holdout shows missed, with its 95% interval
-    "identity.person_mention": "recall 0.708 [0.508, 0.851] < 0.90",
+MISSED = {  # goals the version-3 holdout shows missed, with its 95% interval
+    "identity.person_mention": "recall 0.655 [0.473, 0.801] < 0.90",
     "sexual_terms.any": "precision 0.737 [0.512, 0.882] < 0.90",
 }
 
@@ -76,7 +76,7 @@ def holdout_pairs(tagged, signal: str) -> list[tuple[bool, bool]]:
 
 def test_labels_refer_to_the_real_captions(tagged):
     _, labels, captions = tagged
-    assert len(labels) >= 1000
+    assert sorted(int(row["row"]) for row in labels) == list(range(len(captions)))
     assert all(captions[int(row["row"])] == row["caption"] for row in labels)
     assert {r["sexual_level"] for r in labels} <= {"none", "apparel", "suggestive", "explicit"}
 
@@ -137,13 +137,3 @@ def test_groups_of_true_positives_agree_with_labels(tagged):
     hits = [r for r in labels if r["person_mention"] == "1" and predicted[int(r["row"])]]
     agree = sum(set(groups[int(r["row"])]) <= set(r["groups"].split(";")) for r in hits)
     assert agree / len(hits) >= 0.9
-
-
-def test_unlabelled_captions_rarely_flagged(tagged):
-    """Every broad candidate is labelled, so unlabelled rows should hold almost no flags."""
-    out, labels, _ = tagged
-    labelled = {int(r["row"]) for r in labels}
-    mentions = [i for i, f in enumerate(out[PERSON_MENTION].to_pylist()) if f and i not in labelled]
-    sexual = [i for i, v in enumerate(out[LEVEL].to_pylist()) if v in SEXUAL and i not in labelled]
-    assert len(mentions) <= 5, mentions
-    assert len(sexual) <= 5, sexual

@@ -279,6 +279,19 @@ class IdentityTagger(Tagger):
         noun_gender = np.where(noun_gender >= 0, noun_gender, UNSPECIFIED).astype(np.int8)
         descent_ok, descent_gender = _descent_mentions(lex, ids, parent, is_identity, person_gender,
                                                        absorbed)
+        title_ok, title_gender = _title_mentions(lex, ids, parent, place & is_identity, unknown,
+                                                 person_gender, attr(lex.office, False))
+        pageant_ok = _pageant_mentions(lex, ids, parent, place & is_identity,
+                                       attr(lex.pageant_event, False))
+        if pageant_ok.any():  # rare: only those rows are read again, for the capital ("Miss")
+            rows = np.unique(parent[pageant_ok])
+            written = np.zeros(m, bool)
+            written[rows] = match_mask(captions.take(pa.array(rows)), lex.pageant_pattern)
+            pageant_ok &= written[parent]
+        title_ok |= pageant_ok
+        title_gender = np.where(pageant_ok, FEMALE, title_gender).astype(np.int8)
+        descent_ok |= title_ok
+        descent_gender = np.where(title_ok, title_gender, descent_gender).astype(np.int8)
 
         mention = is_identity & (adjective_ok | noun_ok | (descent_ok & ~bare))
         noun_gender_at = person_gender[noun_pos]
@@ -403,6 +416,33 @@ def _descent_mentions(lex, ids, parent, is_identity, person_gender, absorbed):
         gender = np.where(gender >= 0, gender, before)
     ok = is_identity & prev_is_of & next_is_descent & (gender >= 0)
     return ok, gender
+
+
+def _title_mentions(lex, ids, parent, is_place, unknown, person_gender, office):
+    """"King Lajos I of Hungary", "Prime Minister of the Philippines": an office, up to three
+    name words the lexicon does not know, "of" (and "the"), then a country: (flags, gender)."""
+    ok = np.zeros(len(ids), bool)
+    gender = np.full(len(ids), UNSPECIFIED, np.int8)
+    is_of = ids == lex.of_id
+    after_of = _shift(is_of, parent, -1, False)
+    after_of_the = _shift(is_of, parent, -2, False) & _shift(ids == lex.the_id, parent, -1, False)
+    places = np.flatnonzero(is_place & (after_of | after_of_the))  # rare: read them one by one
+    for at in places:
+        k = at - (2 if after_of[at] else 3)  # the word before "of"
+        low = max(k - 3, 0)
+        while k >= low and parent[k] == parent[at] and not office[k] and unknown[k]:
+            k -= 1
+        if k >= low and parent[k] == parent[at] and office[k]:
+            ok[at], gender[at] = True, person_gender[k]
+    return ok, gender
+
+
+def _pageant_mentions(lex, ids, parent, is_place, pageant_event):
+    """"Miss Grand England 2019": "miss", maybe one pageant word, then a country; not the pageant
+    itself ("Miss England pageant"). The caller checks the capital M."""
+    is_miss = ids == lex.miss_id
+    found = _shift(is_miss, parent, -1, False) | _shift(is_miss, parent, -2, False)
+    return found & is_place & ~_shift(pageant_event, parent, 1, False)
 
 
 def _unique_mentions(row, group, gender, lemma) -> _Mentions:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,8 @@ class _Entry:
     colour_bridge: bool = False  # may stand between a colour term and its noun ("Black female doctor")
     adjacent_role: bool = False  # a person only right after an identity term ("Sherpa guide")
     collective: bool = False  # "group of" may stand before a person noun ("group of friends")
+    office: bool = False  # "King ... of Hungary": an office held of a country names a person
+    pageant_event: bool = False  # "Miss England pageant": the pageant, not its titleholder
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class IdentityLexicon:
     after_role: np.ndarray
     adjective: np.ndarray
     thing: np.ndarray
-    inert: np.ndarray  # only a word of a multiword term: alone, as unknown as any other
+    inert: np.ndarray  # only a word of a multiword term or a pageant word: as unknown as any other
     costume: np.ndarray
     team_role: np.ndarray
     place_possessive: np.ndarray
@@ -106,15 +108,20 @@ class IdentityLexicon:
     collective: np.ndarray
     adjacent_role: np.ndarray
     place: np.ndarray
+    office: np.ndarray
+    pageant_event: np.ndarray
     of_id: int
     for_id: int
     to_id: int
     break_id: int
     born_id: int
+    the_id: int
+    miss_id: int
     product_window: int = 1
     multiwords: list[Multiword] = field(default_factory=list)
     identity_pattern: str = ""
     bare_pattern: str = ""  # a determiner and a capitalized `determiner_nouns` demonym
+    pageant_pattern: str = ""  # a capitalized "Miss", maybe a pageant word, and a country
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
     # Rows with an identity term need the token rules only if one of these matches too. Kept
     # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
@@ -249,7 +256,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("costume", "costume_nouns"), ("headline_verb", "headline_verbs"),
                       ("follower", "headline_verbs"), ("depiction", "depiction_nouns"),
                       ("colour_bridge", "colour_bridges"),
-                      ("collective", "collective_nouns")):
+                      ("collective", "collective_nouns"), ("office", "office_titles"),
+                      ("pageant_event", "pageant_events")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
     # Things an identity word describes: they stop the one-unknown-word bridge ("French horn
@@ -263,6 +271,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     entry("for")
     entry("to")
     entry("born")
+    entry("the")
+    entry("miss")
     # A comma, semicolon, colon or bracket, written as one token (PHRASE_BREAK) before
     # tokenizing: it ends a phrase ("Head of an Ethiopian, bronze") and may stand between an
     # identity word and its noun as a modifier would ("asian, woman, smiling").
@@ -309,15 +319,36 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     # A country name matters only right before a hand-listed person noun: only then is its row
     # a candidate ("Made in China" is not, and country names are common in product captions).
     places = [s for s, e in entries.items() if e.place and not e.place_possessive]
+    pageant_pattern = title_place = ""
     if places:
         nouns_listed = [noun for terms in person_terms for noun in terms]
         team_roles = [s for s, e in entries.items() if e.team_role]
-        place_forms = (rf"{alternation(places)}(?:['\x{{2019}}]s\b|[\s\-_]+born\b|"
-                       rf"(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(team_roles)})")
-        # (up to two words between: the token rules check they are modifiers, "laos tribal women")
-        place_nouns = rf"{alternation(places)}(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{alternation(nouns_listed)}"
-        candidate_pattern = "|".join([identity_pattern, place_forms, *person_patterns, "_"])
-        identity_pattern = "|".join([identity_pattern, place_forms, place_nouns])
+
+        def place_before(nouns: str) -> str:
+            """A country, then its possessive, "born", or up to two words and one of `nouns`
+            (the token rules check the words are modifiers: "laos tribal women")."""
+            return (rf"{alternation(places)}(?:['\x{{2019}}]s\b|[\s\-_]+born\b|"
+                    rf"(?:[\s\-_]+[a-z]+){{0,2}}[\s\-_]+{nouns})")
+
+        place_forms = place_before(alternation(team_roles))
+        # (one alternation of the places for both kinds of noun keeps within the DFA budget)
+        place_nouns = place_before(f"(?:{alternation(team_roles)}|{alternation(nouns_listed)})")
+        # "King Lajos I of Hungary", "Miss Grand England": an office or a pageant title of a
+        # country. "miss" and WordNet's offices ("minister") are no hand-listed person nouns:
+        # their rows are candidates by the title alone (a second alternation of the places in
+        # the pass over every row would cost more than the few extra rows).
+        pageant_words = grammar.get("pageant_words", [])
+        pageant = rf"\bmiss[\s\-_]+(?:{alternation(pageant_words)}[\s\-_]+)?"
+        offices = [s for s, e in entries.items() if e.office]
+        office = (rf"{alternation(offices)}(?:[\s\-_]+[\w.]+){{0,3}}[\s\-_]+of[\s\-_]+"
+                  if offices else r"[^\s\S]")
+        title_place = rf"(?:{pageant}|{office}(?:the[\s\-_]+)?){alternation(places)}"
+        titles = rf"\bmiss\b|{office}"
+        pageant_pattern = (rf"(?-i:\bMiss|\bMISS)[\s\-_]+(?:{alternation(pageant_words)}"
+                           rf"[\s\-_]+)?{alternation(places)}")
+        candidate_pattern = "|".join([identity_pattern, place_forms, titles,
+                                      *person_patterns, "_"])
+        identity_pattern = "|".join([identity_pattern, place_nouns, title_place])
     else:
         candidate_pattern = "|".join([identity_pattern, *person_patterns, "_"])
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
@@ -360,7 +391,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         after_role=column("after_role", bool),
         adjective=column("adjective", bool),
         thing=column("thing", bool),
-        inert=np.array([entries[s] == _Entry() for s in vocab], bool),
+        inert=np.array([replace(entries[s], pageant_event=False) == _Entry() for s in vocab], bool),
         costume=column("costume", bool),
         team_role=column("team_role", bool),
         place_possessive=column("place_possessive", bool),
@@ -370,11 +401,15 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         collective=column("collective", bool),
         adjacent_role=column("adjacent_role", bool),
         place=column("place", bool),
+        office=column("office", bool),
+        pageant_event=column("pageant_event", bool),
         of_id=index["of"],
         for_id=index["for"],
         to_id=index["to"],
         break_id=index[PHRASE_BREAK],
         born_id=index["born"],
+        the_id=index["the"],
+        miss_id=index["miss"],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
             (Multiword(tuple(index[w] for w in words), g, ng, lemma)
@@ -384,10 +419,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         identity_pattern=identity_pattern,
         candidate_pattern=candidate_pattern,
         bare_pattern=bare_pattern,
+        pageant_pattern=pageant_pattern,
         person_patterns=person_patterns,
         mention_possible_patterns=tuple(
             p for p in (*_chunked_alternations(identity_nouns + any_person),
-                        "|".join(p for p in (noun_use, headline) if p))
+                        "|".join(p for p in (noun_use, headline, title_place) if p))
             if p
         ),
         neutral_pattern="|".join(neutral),
