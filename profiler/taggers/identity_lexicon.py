@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,6 @@ class _Entry:
     adjacent_role: bool = False  # a person only right after an identity term ("Sherpa guide")
     collective: bool = False  # "group of" may stand before a person noun ("group of friends")
     office: bool = False  # "King ... of Hungary": an office held of a country names a person
-    pageant_event: bool = False  # "Miss England pageant": the pageant, not its titleholder
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ class IdentityLexicon:
     after_role: np.ndarray
     adjective: np.ndarray
     thing: np.ndarray
-    inert: np.ndarray  # only a word of a multiword term or a pageant word: as unknown as any other
+    inert: np.ndarray  # only a word of a multiword term or a pageant event: as unknown as any other
     costume: np.ndarray
     team_role: np.ndarray
     place_possessive: np.ndarray
@@ -256,8 +255,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                       ("costume", "costume_nouns"), ("headline_verb", "headline_verbs"),
                       ("follower", "headline_verbs"), ("depiction", "depiction_nouns"),
                       ("colour_bridge", "colour_bridges"),
-                      ("collective", "collective_nouns"), ("office", "office_titles"),
-                      ("pageant_event", "pageant_events")):
+                      ("collective", "collective_nouns"), ("office", "office_titles")):
         for word in grammar.get(key, []):
             setattr(entry(word.lower()), flag, True)
     # Things an identity word describes: they stop the one-unknown-word bridge ("French horn
@@ -273,6 +271,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     entry("born")
     entry("the")
     entry("miss")
+    for word in grammar.get("pageant_events", []):
+        entry(word.lower())
     # A comma, semicolon, colon or bracket, written as one token (PHRASE_BREAK) before
     # tokenizing: it ends a phrase ("Head of an Ethiopian, bronze") and may stand between an
     # identity word and its noun as a modifier would ("asian, woman, smiling").
@@ -391,7 +391,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         after_role=column("after_role", bool),
         adjective=column("adjective", bool),
         thing=column("thing", bool),
-        inert=np.array([replace(entries[s], pageant_event=False) == _Entry() for s in vocab], bool),
+        inert=np.array([entries[s] == _Entry() for s in vocab], bool),
         costume=column("costume", bool),
         team_role=column("team_role", bool),
         place_possessive=column("place_possessive", bool),
@@ -402,7 +402,9 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         adjacent_role=column("adjacent_role", bool),
         place=column("place", bool),
         office=column("office", bool),
-        pageant_event=column("pageant_event", bool),
+        # "Miss England pageant": the pageant, not its titleholder (as unknown as any other word
+        # elsewhere: "Thai transgender pageant contestants")
+        pageant_event=np.isin(vocab, [w.lower() for w in grammar.get("pageant_events", [])]),
         of_id=index["of"],
         for_id=index["for"],
         to_id=index["to"],
