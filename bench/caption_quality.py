@@ -7,7 +7,7 @@ from. Holdout errors are printed only when asked by name (`--errors holdout`), a
 over.
 
     .venv/bin/python bench/caption_quality.py [--set real|made-up] [--errors tune]
-        [--by-language] [--by-wave]
+        [--by-language] [--by-wave] [--by-origin]
 
 `--set real` (the default): hand labels of the 5,000 real captions of
 ../shared/data/real-captions (not part of the product; without them the script exits with a
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-wave", action="store_true",
                         help="made-up captions: split each half by the wave that wrote it (waves "
                              "5 and 9, written to measure on, are all holdout)")
+    parser.add_argument("--by-origin", action="store_true",
+                        help="real captions: split each half by the labels' version, v1-2 (every "
+                             "broad candidate and 180 random others) or v3 (the rest)")
     parser.add_argument("--captions", type=Path, default=CAPTIONS,
                         help="the real captions parquet (default: beside the repository)")
     args = parser.parse_args(argv)
@@ -114,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         parts = [(f"{name}/wave{wave}", lambda r, keep=keep, w=wave: keep(r) and r["wave"] == w)
                  for name, keep in parts for wave in waves
                  if any(keep(r) and r["wave"] == wave for r in labels)]
+    if args.by_origin and args.label_set == "real":
+        parts = [(f"{name}/{origin}", lambda r, keep=keep, o=origin: keep(r)
+                  and ("v3" if r["origin"].startswith("v3") else "v1-2") == o)
+                 for name, keep in parts for origin in ("v1-2", "v3")]
     for part, keep in parts:
         rows = [r for r in labels if keep(r)]
         for signal, check in checks.items():
