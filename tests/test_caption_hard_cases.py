@@ -1415,6 +1415,10 @@ def test_round7_sexual_levels(sexual_terms, caption, expected):
         ("Miss Universe Philippines 2020 on stage", "southeast_asian", "female"),  # a title
         ("Newly crowned Miss Nigeria 2021", "black", "female"),
         ("Bajau fisherman mending nets", "southeast_asian", "male"),  # a people of the sea
+        # one-word country names the lexicon lacked (countryinfo's list)
+        ("Poland captain Robert Lewandowski", "european", "unspecified"),
+        ("Mali's president addresses the nation", "black", "unspecified"),
+        ("Kazakhstan-born boxer", "other", "unspecified"),
     ],
 )
 def test_round8_person_mentions(identity, caption, group, gender):

@@ -121,6 +121,9 @@ class IdentityLexicon:
     identity_pattern: str = ""
     bare_pattern: str = ""  # a determiner and a capitalized `determiner_nouns` demonym
     pageant_pattern: str = ""  # a capitalized "Miss", maybe a pageant word, and a country
+    # An office or a pageant title of a country ("King ... of Hungary", "Miss England"): rows with
+    # no identity term are read for it apart (in `identity_pattern` it outgrew the DFA budget).
+    title_pattern: str = ""
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
     # Rows with an identity term need the token rules only if one of these matches too. Kept
     # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
@@ -348,7 +351,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
                            rf"[\s\-_]+)?{alternation(places)}")
         candidate_pattern = "|".join([identity_pattern, place_forms, titles,
                                       *person_patterns, "_"])
-        identity_pattern = "|".join([identity_pattern, place_nouns, title_place])
+        identity_pattern = "|".join([identity_pattern, place_nouns])
     else:
         candidate_pattern = "|".join([identity_pattern, *person_patterns, "_"])
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
@@ -422,10 +425,12 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         candidate_pattern=candidate_pattern,
         bare_pattern=bare_pattern,
         pageant_pattern=pageant_pattern,
+        title_pattern=title_place,
         person_patterns=person_patterns,
         mention_possible_patterns=tuple(
             p for p in (*_chunked_alternations(identity_nouns + any_person),
-                        "|".join(p for p in (noun_use, headline, title_place) if p))
+                        "|".join(p for p in (noun_use, headline, r"\bmiss\b" if places else "")
+                                 if p))
             if p
         ),
         neutral_pattern="|".join(neutral),
