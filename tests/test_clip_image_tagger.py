@@ -17,6 +17,7 @@ pytest.importorskip("open_clip")
 from PIL import Image
 
 from profiler.cli import main
+from profiler.engine.shard import cached_taggers
 from profiler.images.pipeline import ImageEncoder
 from profiler.models.loading import load_model_cached
 from profiler.models.prompts import load_prompt_bank
@@ -165,6 +166,9 @@ def test_a_new_prompt_bank_retags_from_the_cache_without_reading_images(
 
 
 def test_a_changed_shard_is_encoded_again(tmp_path, model):
+    # taggers built afresh: the second run reuses them after their first images, and must
+    # still find its own run folder (an encoder made by a run is no setting of the run)
+    cached_taggers.cache_clear()
     source = write_shard(tmp_path / "data" / "part-0.parquet")
     out = tmp_path / "out"
     assert profile(source, out, model) == 0

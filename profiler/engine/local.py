@@ -80,7 +80,7 @@ def _profile(
     settings_json = json.dumps(spec.tagger_settings, sort_keys=True)
     taggers = cached_taggers(tuple(spec.taggers), settings_json)  # fail fast on bad settings
     versions = {k: v for t in taggers for k, v in t.versions().items()}
-    config = {"taggers": {t.name: t.describe() for t in taggers}, "settings": spec.tagger_settings,
+    config = {"taggers": {t.name: t.configuration() for t in taggers}, "settings": spec.tagger_settings,
               "columns": spec.columns, "versions": versions, "write_tags": spec.write_tags}
     if spec.sample_per_shard is not None or spec.limit is not None:
         config["sampling"] = {"per_shard": spec.sample_per_shard, "limit": spec.limit,

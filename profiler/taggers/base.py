@@ -157,6 +157,12 @@ class Tagger:
         """Settings worth showing in the report's methodology section."""
         return {}
 
+    def configuration(self) -> dict:
+        """What makes this tagger's outputs what they are: a run folder's fingerprint. It is
+        `describe()` less what only a run finds out (how images were decoded), so a tagger
+        reused in one process fingerprints the same before and after its first batch."""
+        return self.describe()
+
     def signals(self) -> tuple[Signal, ...]:
         return self.declared_signals
 

@@ -197,6 +197,9 @@ class ClipImageTagger(Tagger):
             out["clip.thresholds"] = self.thresholds["version"]
         return out
 
+    def configuration(self) -> dict[str, Any]:
+        return {k: v for k, v in self.describe().items() if k != "image_encoding"}
+
     def describe(self) -> dict[str, Any]:
         encoder = self._encoder.describe() if self._encoder is not None else None
         return {

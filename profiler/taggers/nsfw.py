@@ -207,6 +207,11 @@ class NsfwTagger(Tagger):
             out["nsfw.thresholds"] = self.calibration["version"]
         return out
 
+    def configuration(self) -> dict[str, Any]:
+        # the providers a session turned out to use are found out by a run (the requested ones
+        # are among the run's settings)
+        return {k: v for k, v in self.describe().items() if k != "provider"}
+
     def describe(self) -> dict[str, Any]:
         return {
             "model": "Yahoo open_nsfw (ResNet-50 1by2, ONNX)",
