@@ -22,5 +22,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, json.dumps(data, indent=1, sort_keys=False).encode("utf-8"))
+def atomic_write_json(path: Path, data: Any, compact: bool = False) -> None:
+    """Indented for people to read; `compact` for files only the tool reads (a shard's parts),
+    which json's C encoder writes about 5x faster (indenting takes its pure-Python path)."""
+    text = json.dumps(data, separators=(",", ":")) if compact else json.dumps(data, indent=1)
+    atomic_write_bytes(path, text.encode("utf-8"))

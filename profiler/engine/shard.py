@@ -286,8 +286,8 @@ def failed_outcome(job: ShardJob, message: str, seconds: float) -> ShardOutcome:
 def save_outcome(folder: RunFolder, outcome: ShardOutcome) -> None:
     """Counts and examples first, the completion marker last: a kill in between means redo."""
     shard_id = outcome.result.shard_id
-    atomic_write_json(folder.counts_path(shard_id), outcome.counts.to_dict())
-    atomic_write_json(folder.examples_path(shard_id), outcome.examples)
+    atomic_write_json(folder.counts_path(shard_id), outcome.counts.to_dict(), compact=True)
+    atomic_write_json(folder.examples_path(shard_id), outcome.examples, compact=True)
     if outcome.marker is not None:
         folder.mark_done(shard_id, outcome.marker)
 

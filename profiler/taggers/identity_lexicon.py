@@ -322,7 +322,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     # A country name matters only right before a hand-listed person noun: only then is its row
     # a candidate ("Made in China" is not, and country names are common in product captions).
     places = [s for s, e in entries.items() if e.place and not e.place_possessive]
-    pageant_pattern = title_place = ""
+    pageant_pattern = titles = ""
     if places:
         nouns_listed = [noun for terms in person_terms for noun in terms]
         team_roles = [s for s, e in entries.items() if e.team_role]
@@ -345,8 +345,9 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         offices = [s for s, e in entries.items() if e.office]
         office = (rf"{alternation(offices)}(?:[\s\-_]+[\w.]+){{0,3}}[\s\-_]+of[\s\-_]+"
                   if offices else r"[^\s\S]")
-        title_place = rf"(?:{pageant}|{office}(?:the[\s\-_]+)?){alternation(places)}"
-        titles = rf"\bmiss\b|{office}"
+        # (the shape only, not the country: the token rules check it, and an alternation of
+        # the places here cost more than the few extra rows it keeps out)
+        titles = rf"{pageant}[a-z]|{office}"
         pageant_pattern = (rf"(?-i:\bMiss|\bMISS)[\s\-_]+(?:{alternation(pageant_words)}"
                            rf"[\s\-_]+)?{alternation(places)}")
         candidate_pattern = "|".join([identity_pattern, place_forms, titles,
@@ -425,7 +426,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         candidate_pattern=candidate_pattern,
         bare_pattern=bare_pattern,
         pageant_pattern=pageant_pattern,
-        title_pattern=title_place,
+        title_pattern=titles,
         person_patterns=person_patterns,
         mention_possible_patterns=tuple(
             p for p in (*_chunked_alternations(identity_nouns + any_person),
