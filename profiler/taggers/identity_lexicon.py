@@ -121,8 +121,8 @@ class IdentityLexicon:
     identity_pattern: str = ""
     bare_pattern: str = ""  # a determiner and a capitalized `determiner_nouns` demonym
     pageant_pattern: str = ""  # a capitalized "Miss", maybe a pageant word, and a country
-    # An office or a pageant title of a country ("King ... of Hungary", "Miss England"): rows with
-    # no identity term are read for it apart (in `identity_pattern` it outgrew the DFA budget).
+    # The shape of an office or a pageant title ("King ... of", "Miss ..."): candidates with no
+    # identity term are read for it apart; the token rules check that a country follows.
     title_pattern: str = ""
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
     # Rows with an identity term need the token rules only if one of these matches too. Kept
