@@ -180,7 +180,10 @@ def _profile_once(job: ShardJob, on_batch: BatchCallback | None, started: float)
                 if writer is None:
                     tags_tmp.parent.mkdir(parents=True, exist_ok=True)
                     tags_tmp.unlink(missing_ok=True)  # never write through a hard link
-                    writer = pq.ParquetWriter(tags_tmp, tags.schema, compression="zstd")
+                    # keys are unique: a dictionary for them is wasted work (2 of 11 ms per
+                    # 100k rows) and makes the file 2.5x larger
+                    writer = pq.ParquetWriter(tags_tmp, tags.schema, compression="zstd",
+                                              use_dictionary=[n for n in tags.schema.names if n != KEY])
                 writer.write_table(tags)
             if on_batch:
                 on_batch(shard_id, counts.read, info.rows_selected, sum(counts.skipped.values()))
