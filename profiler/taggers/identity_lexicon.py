@@ -448,8 +448,13 @@ def _chunked_alternations(terms: list[str]) -> list[str]:
     row matches any of them exactly when it would match one alternation of all (a plural in -s
     or -es whose singular is listed is left to the plural suffix: fewer, faster alternations)."""
     listed = {t.strip().lower() for t in terms if t.strip()}
-    unique = sorted(t for t in listed if not (t.endswith("s") and t[:-1] in listed)
-                    and not (t.endswith("es") and t[:-2] in listed))
+    kept: set[str] = set()
+    for t in sorted(listed, key=len):  # a base is decided before its plurals
+        # (only a kept base makes its plural: "princess" is no plural of a kept "princes",
+        # itself left to "prince")
+        if not ((t.endswith("s") and t[:-1] in kept) or (t.endswith("es") and t[:-2] in kept)):
+            kept.add(t)
+    unique = sorted(kept)
     chunks: list[list[str]] = [[]]
     size = 0
     for term in unique:
