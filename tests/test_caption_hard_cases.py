@@ -517,7 +517,7 @@ WEB_SEXUAL_LEVELS = [
     ('Vagina Monologues poster', 'none'),
     ('Naked Eyes band', 'none'),
     ('Adult Halloween Costume Womens', 'none'),
-    ('Miss Universe swimsuit competition', 'none'),
+    ('Miss Universe swimsuit competition', 'suggestive'),  # annotators: women shown in swimwear
     ("I don't give a fuck t-shirt", 'none'),
     ('What the fuck mug', 'none'),
     ('Sexy pin up girl posing', 'suggestive'),
@@ -1460,4 +1460,58 @@ def test_a_pageant_word_still_bridges_to_a_person_noun(identity):
     ],
 )
 def test_round8_sexual_levels(sexual_terms, caption, expected):
+    assert level(sexual_terms, caption) == expected, caption
+
+
+# Round 8, second part: rules from made-up wave 11's error kinds (measured once, then tuned on),
+# checked here on other captions written for them.
+@pytest.mark.parametrize(
+    ("caption", "group"),
+    [
+        ("Native American Chief Bronze Figurine 8 inch", "indigenous"),  # a material between
+        ("Inuit hunters return from the ice floe", "indigenous"),  # a plural subject's verb
+        ("First Nations chiefs walk out of the meeting", "indigenous"),
+        ("Italian showgirl on the beach in Sardinia", "european"),
+        ("Cuban exiles rally in Miami", "latino"),
+        ("Canadian Mounties at the parade", "other"),
+        ("Team GB athletes at the closing ceremony", "european"),
+        ("Aymara women selling potatoes in El Alto", "indigenous"),
+        ("Norwegian cross-country skier wins gold", "european"),
+        ("South African anti-apartheid activist speaks", "other"),
+        ("French team doctor treats the striker", "european"),
+        ("Egyptian pharaoh bust replica", "middle_eastern_north_african"),
+    ],
+)
+def test_round8_wave11_person_mentions(identity, caption, group):
+    assert_mention_of(identity, caption, group)
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "American Girl Truly Me 18-inch Doll",  # a doll line
+        "Shea Curl Cream for Black Women 12oz",  # a product's buyers
+        "Cornish pasty with swede, potato and beef",  # the vegetable
+        "a Swiss watch with a leather strap",  # plural subjects' verbs are no nouns
+        "Greek bronze statue of a horse",
+    ],
+)
+def test_round8_wave11_things_are_not_mentions(identity, caption):
+    assert mention(identity, caption)[0] is False, caption
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("Cute Corgi Butt Throw Pillow", "none"),  # an animal's rear
+        ("Penis fish on ice at the market, Busan", "none"),
+        ("Womens Lace Top Hold Up Stockings Nude 2 Pairs", "apparel"),  # the colour, a listing
+        ("Spanish Fly aphrodisiac drops", "suggestive"),
+        ("hot-asian-girl-wallpaper-1920x1080.jpg", "suggestive"),  # a file name's hyphens
+        ("Miss Earth swimsuit round on the beach", "suggestive"),
+        ("Pop singer in hot pants on stage, 1975", "suggestive"),
+        ("The Billionaire's Bride: A Steamy Romance (Kindle Edition)", "suggestive"),
+    ],
+)
+def test_round8_wave11_sexual_levels(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption

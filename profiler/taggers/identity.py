@@ -180,6 +180,8 @@ class IdentityTagger(Tagger):
         is_person = (person_gender >= 0) & ~(is_modifier & next_is_person)
         # ... or before what depicts them: "Caucasian Baby Doll", "Native American Chief Bust"
         depicted = _shift(depiction, parent, 1, False)
+        depicted |= (_shift(attr(lex.depiction_material, False), parent, 1, False)
+                     & _shift(depiction, parent, 2, False))  # "... Chief Resin Figurine"
         weak = attr(lex.weak, False)
         is_person &= ~weak | ends_phrase | depicted
         # "pop star", "film legend": a person only right after a role word ("star anise" is not).

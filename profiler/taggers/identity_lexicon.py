@@ -97,7 +97,7 @@ class IdentityLexicon:
     after_role: np.ndarray
     adjective: np.ndarray
     thing: np.ndarray
-    inert: np.ndarray  # only a word of a multiword term or a pageant event: as unknown as any other
+    inert: np.ndarray  # a word of a multiword term or of an inert flag only: as unknown as any other
     costume: np.ndarray
     team_role: np.ndarray
     place_possessive: np.ndarray
@@ -109,6 +109,7 @@ class IdentityLexicon:
     place: np.ndarray
     office: np.ndarray
     pageant_event: np.ndarray
+    depiction_material: np.ndarray
     of_id: int
     for_id: int
     to_id: int
@@ -274,8 +275,12 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     entry("born")
     entry("the")
     entry("miss")
-    for word in grammar.get("pageant_events", []):
-        entry(word.lower())
+    # words that are flags of their own column only, and otherwise as unknown as any other
+    # ("Greek bronze statue", "Chinese jade carver": one unknown word before a person noun)
+    inert_flags = {key: [w.lower() for w in grammar.get(key, [])]
+                   for key in ("pageant_events", "depiction_materials")}
+    for word in (w for words in inert_flags.values() for w in words):
+        entry(word)
     # A comma, semicolon, colon or bracket, written as one token (PHRASE_BREAK) before
     # tokenizing: it ends a phrase ("Head of an Ethiopian, bronze") and may stand between an
     # identity word and its noun as a modifier would ("asian, woman, smiling").
@@ -406,9 +411,9 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         adjacent_role=column("adjacent_role", bool),
         place=column("place", bool),
         office=column("office", bool),
-        # "Miss England pageant": the pageant, not its titleholder (as unknown as any other word
-        # elsewhere: "Thai transgender pageant contestants")
-        pageant_event=np.isin(vocab, [w.lower() for w in grammar.get("pageant_events", [])]),
+        # "Miss England pageant": the pageant, not its titleholder
+        pageant_event=np.isin(vocab, inert_flags["pageant_events"]),
+        depiction_material=np.isin(vocab, inert_flags["depiction_materials"]),
         of_id=index["of"],
         for_id=index["for"],
         to_id=index["to"],
