@@ -88,9 +88,6 @@ class IdentityTagger(Tagger):
         candidate_captions = pc.replace_substring(
             captions.take(pa.array(candidates, pa.int64())), "_", " ")
         has_identity = match_mask(candidate_captions, lex.identity_pattern)
-        if lex.title_pattern:  # "King Lajos I of Hungary", "Miss Grand England"
-            rest = np.flatnonzero(~has_identity)
-            has_identity[rest] = match_mask(candidate_captions.take(pa.array(rest)), lex.title_pattern)
         identity_rows, person_rows = candidates[has_identity], candidates[~has_identity]
         identity_captions = candidate_captions.filter(pa.array(has_identity))
         # "Black Friday sale": an identity term with no person noun and no identity noun can

@@ -122,9 +122,6 @@ class IdentityLexicon:
     identity_pattern: str = ""
     bare_pattern: str = ""  # a determiner and a capitalized `determiner_nouns` demonym
     pageant_pattern: str = ""  # a capitalized "Miss", maybe a pageant word, and a country
-    # The shape of an office or a pageant title ("King ... of", "Miss ..."): candidates with no
-    # identity term are read for it apart; the token rules check that a country follows.
-    title_pattern: str = ""
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
     # Rows with an identity term need the token rules only if one of these matches too. Kept
     # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
@@ -353,11 +350,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         # (the shape only, not the country: the token rules check it, and an alternation of
         # the places here cost more than the few extra rows it keeps out)
         titles = rf"{pageant}[a-z]|{office}"
-        pageant_pattern = (rf"(?-i:\bMiss|\bMISS)[\s\-_]+(?:{alternation(pageant_words)}"
-                           rf"[\s\-_]+)?{alternation(places)}")
+        # (the capital of "Miss" only: the token rules have checked the country)
+        pageant_pattern = r"(?-i:\bMiss|\bMISS)[\s\-_]+(?:[a-z]+[\s\-_]+)?[a-z]"
         candidate_pattern = "|".join([identity_pattern, place_forms, titles,
                                       *person_patterns, "_"])
-        identity_pattern = "|".join([identity_pattern, place_nouns])
+        identity_pattern = "|".join([identity_pattern, place_nouns, titles])
     else:
         candidate_pattern = "|".join([identity_pattern, *person_patterns, "_"])
     # "Ethiopian wins 10,000m", "Swiss win gold": a demonym opening a headline, then its verb.
@@ -431,7 +428,6 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         candidate_pattern=candidate_pattern,
         bare_pattern=bare_pattern,
         pageant_pattern=pageant_pattern,
-        title_pattern=titles,
         person_patterns=person_patterns,
         mention_possible_patterns=tuple(
             p for p in (*_chunked_alternations(identity_nouns + any_person),
