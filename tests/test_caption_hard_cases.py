@@ -1419,6 +1419,10 @@ def test_round7_sexual_levels(sexual_terms, caption, expected):
         ("Poland captain Robert Lewandowski", "european", "unspecified"),
         ("Mali's president addresses the nation", "black", "unspecified"),
         ("Kazakhstan-born boxer", "other", "unspecified"),
+        # country names of several words
+        ("Sri Lanka batsman plays a shot", "south_asian", "male"),
+        ("Burkina Faso president arrives in Paris", "black", "unspecified"),
+        ("President of the United States at the summit", "american", "unspecified"),
     ],
 )
 def test_round8_person_mentions(identity, caption, group, gender):
@@ -1436,6 +1440,8 @@ def test_round8_person_mentions(identity, caption, group, gender):
         "Prince of Wales check wool suit",  # a cloth pattern
         "Princess of Wales visits a school",  # the British heir's title: no Welsh person
         "Burger King of Nigeria opens in Lagos",  # a restaurant chain
+        "Made in Sri Lanka, women's tea blend",  # a place of origin
+        "Costa Rica coffee farmer",  # the country describes the coffee
     ],
 )
 def test_round8_things_are_not_mentions(identity, caption):

@@ -159,7 +159,8 @@ class IdentityTagger(Tagger):
         noun_gender = attr(lex.noun_gender, -1).astype(np.int8)
         colour = attr(lex.colour, False)
         absorbed = np.zeros(len(ids), bool)
-        _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed)
+        place = attr(lex.place, False)
+        _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed, place)
         _absorb_diaspora(attr(lex.diaspora, False), parent, group, absorbed)
 
         person_gender = attr(lex.person_gender, -1).astype(np.int8)
@@ -227,15 +228,16 @@ class IdentityTagger(Tagger):
         adjective_ok = (found_at >= 0) & ~(possessive[noun_pos] & product_next[noun_pos])
         adjective_ok &= ~product_next[noun_pos] | ~colour
         # "Italian designer handbags": a derived noun before a product noun is a modifier.
-        derived, place = attr(lex.derived, False), attr(lex.place, False)
+        derived = attr(lex.derived, False)
         adjective_ok &= ~(derived[noun_pos] & _product_ahead(product, breaker, parent, 2)[noun_pos])
         adjective_ok &= ~colour | is_colour_ok
         # A country name is weaker evidence than a demonym: only right before a hand-listed
         # person noun ("Japan girl", "India bride"; not "Kenya runner", "Peru online Florist").
         place_ok = is_colour_ok & ~product_next[noun_pos] & ~derived[noun_pos]
         # ... across modifiers the lexicon lists, no unknown word: "laos tribal women"
-        across = _find_person_noun(is_identity & place, is_person, is_modifier & (ids != lex.break_id),
-                                   parent)
+        # (a country's other words too: "Burkina Faso president")
+        across = _find_person_noun(is_identity & place, is_person,
+                                   (is_modifier & (ids != lex.break_id)) | absorbed, parent)
         across_pos = np.where(across >= 0, across, 0)
         place_ok |= (across >= 0) & ~product_next[across_pos] & ~derived[across_pos]
         # "Germany goalkeeper", "Pakistan fast bowler": a sport role, across role modifiers
@@ -354,8 +356,9 @@ def _product_behind(product, parent, reach: int = 6) -> np.ndarray:
     return behind
 
 
-def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed) -> None:
-    """Longest multiword identity terms first: mark the head token, absorb the rest."""
+def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed, place) -> None:
+    """Longest multiword identity terms first: mark the head token, absorb the rest (a country
+    of several words marks its head a place: "Sri Lanka batsman")."""
     claimed = np.zeros(len(ids), bool)
     present = set(np.unique(ids).tolist())
     for term in lex.multiwords:
@@ -372,12 +375,13 @@ def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absor
         if not len(starts):
             continue
         group[starts], lemma[starts] = term.group, lex.lemmas.index(term.lemma)
-        noun_gender[starts], colour[starts] = term.noun_gender, False
+        noun_gender[starts], colour[starts], place[starts] = term.noun_gender, False, term.place
         for offset in range(k):
             claimed[starts + offset] = True
         for offset in range(1, k):
             tail = starts + offset
             absorbed[tail], group[tail], noun_gender[tail], colour[tail] = True, -1, -1, False
+            place[tail] = False
 
 
 def _absorb_diaspora(is_suffix, parent, group, absorbed) -> None:

@@ -60,6 +60,7 @@ class Multiword:
     group: int
     noun_gender: int
     lemma: str
+    place: bool = False  # a country of several words ("Sri Lanka"): a place, not an adjective
 
 
 @dataclass
@@ -154,7 +155,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
             raise UserError(f"identity lexicon: aggregate {aggregate!r} names unknown groups {unknown}")
 
     entries: dict[str, _Entry] = {}
-    multiwords: list[tuple[tuple[str, ...], int, int, str]] = []
+    multiwords: list[tuple[tuple[str, ...], int, int, str, bool]] = []
 
     def entry(surface: str) -> _Entry:
         return entries.setdefault(surface, _Entry())
@@ -162,7 +163,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     def add_identity(term: str, group: int, noun_gender: int, colour: bool) -> None:
         words = tuple(term.lower().split())
         if len(words) > 1:
-            multiwords.append((words, group, noun_gender, " ".join(words)))
+            multiwords.append((words, group, noun_gender, " ".join(words), False))
             for word in words:
                 entry(word)
             return
@@ -195,8 +196,12 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         for term in spec.get("male_nouns", []):
             add_identity(term, gi, MALE, False)
         for term in spec.get("countries", []):
-            if " " in term.strip():
-                raise UserError(f"identity lexicon: [terms.{group_name}] countries: one word, not {term!r}")
+            words = tuple(term.lower().split())
+            if len(words) > 1:  # "Sri Lanka batsman", "President of the United States"
+                multiwords.append((words, gi, -1, " ".join(words), True))
+                for word in words:
+                    entry(word)
+                continue
             add_identity(term, gi, -1, False)
             entry(term.lower()).place = True
             # "Ghana's president", "Kenya's marathon queen": the country's own people
@@ -295,7 +300,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     # Possessives need no terms of their own: "irishman" matches "irishman's" (a whole word).
     identity_terms = [s for s, e in entries.items()
                       if e.group >= 0 and not e.bare and not e.place and "'" not in s]
-    identity_terms += [" ".join(m[0]) for m in multiwords]
+    identity_terms += [" ".join(m[0]) for m in multiwords if not m[4]]
     identity_nouns = [s for s, e in entries.items()
                       if e.group >= 0 and e.noun_gender >= 0 and "'" not in s] + [
         " ".join(m[0]) for m in multiwords if m[2] >= 0
@@ -310,7 +315,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     # "Two Chinese arrested": an identity term used as a noun after a determiner.
     adjectives = [s for s, e in entries.items()
                   if e.group >= 0 and e.noun_gender < 0 and not e.colour]
-    adjectives += [" ".join(m[0]) for m in multiwords if m[2] < 0]
+    adjectives += [" ".join(m[0]) for m in multiwords if m[2] < 0 and not m[4]]
     noun_use = (rf"{alternation(determiners)}[\s\-_]+(?:[a-z]+\s+)?{alternation(adjectives)}"
                 if determiners else "")
     # "a Finn", "a Pole": capitalized after a determiner only ("a pole in the ground" is no one).
@@ -324,6 +329,7 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     # A country name matters only right before a hand-listed person noun: only then is its row
     # a candidate ("Made in China" is not, and country names are common in product captions).
     places = [s for s, e in entries.items() if e.place and not e.place_possessive]
+    places += [" ".join(m[0]) for m in multiwords if m[4]]
     pageant_pattern = titles = ""
     if places:
         nouns_listed = [noun for terms in person_terms for noun in terms]
@@ -420,8 +426,8 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         miss_id=index["miss"],
         product_window=int(grammar.get("product_window", 1)),
         multiwords=sorted(
-            (Multiword(tuple(index[w] for w in words), g, ng, lemma)
-             for words, g, ng, lemma in multiwords),
+            (Multiword(tuple(index[w] for w in words), g, ng, lemma, place)
+             for words, g, ng, lemma, place in multiwords),
             key=lambda m: -len(m.token_ids),
         ),
         identity_pattern=identity_pattern,
