@@ -1521,3 +1521,44 @@ def test_round8_wave11_things_are_not_mentions(identity, caption):
 )
 def test_round8_wave11_sexual_levels(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption
+
+
+# Round 8, third part: rules from made-up wave 13's error kinds (measured once, then tuned on).
+@pytest.mark.parametrize(
+    ("caption", "group"),
+    [
+        ("Italian Air Force pilots at the air show", "european"),  # a military unit between
+        ("Indian Army officer salutes at the parade", "south_asian"),
+        ("Armenian Americans march in Los Angeles", "middle_eastern_north_african"),  # a diaspora noun
+        ("Irish bishops meet in Maynooth", "european"),
+        ("Gurkha soldiers on parade", "south_asian"),
+        ("England WAGs at the World Cup", "european"),
+    ],
+)
+def test_round8_wave13_person_mentions(identity, caption, group):
+    assert_mention_of(identity, caption, group)
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Victorinox Swiss Army Knife Huntsman",  # a knife
+        "Cornish Pasty with Beef and Swede",  # the vegetable
+        "White Men Can't Jump (1992) Blu-ray",  # a film
+    ],
+)
+def test_round8_wave13_things_are_not_mentions(identity, caption):
+    assert mention(identity, caption)[0] is False, caption
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("Shirtless Chris Hemsworth Photos: the best pics", "suggestive"),  # a name between
+        ("Steamy Billionaire Romance Box Set", "suggestive"),
+        ("Love you Nan xxx - Personalised Mother's Day Card", "none"),  # kisses on a card
+        ("hot lesbians kissing", "suggestive"),
+    ],
+)
+def test_round8_wave13_sexual_levels(sexual_terms, caption, expected):
+    assert level(sexual_terms, caption) == expected, caption

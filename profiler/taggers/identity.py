@@ -161,7 +161,7 @@ class IdentityTagger(Tagger):
         absorbed = np.zeros(len(ids), bool)
         place = attr(lex.place, False)
         _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absorbed, place)
-        _absorb_diaspora(attr(lex.diaspora, False), parent, group, absorbed)
+        _absorb_diaspora(attr(lex.diaspora, False), parent, group, noun_gender, absorbed)
 
         person_gender = attr(lex.person_gender, -1).astype(np.int8)
         is_modifier = attr(lex.modifier, False)
@@ -384,10 +384,13 @@ def _apply_multiwords(lex, ids, parent, group, lemma, noun_gender, colour, absor
             place[tail] = False
 
 
-def _absorb_diaspora(is_suffix, parent, group, absorbed) -> None:
-    """"korean american woman": the suffix after an identity term adds no group of its own."""
+def _absorb_diaspora(is_suffix, parent, group, noun_gender, absorbed) -> None:
+    """"korean american woman": the suffix after an identity term adds no group of its own; a
+    suffix that is a noun makes its head one ("Armenian Americans march")."""
     prev_identity = _shift(group >= 0, parent, -1, False)
     tail = is_suffix & prev_identity
+    at = np.flatnonzero(tail)
+    noun_gender[at - 1] = np.maximum(noun_gender[at - 1], noun_gender[at])
     group[tail] = -1
     absorbed[tail] = True
 
