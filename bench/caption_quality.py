@@ -11,11 +11,11 @@ over.
 
 `--set real` (the default): hand labels of the 5,000 real captions of
 ../shared/data/real-captions (not part of the product; without them the script exits with a
-message). `--set made-up`: 9,862 captions written and labelled by annotators who never saw the
+message). `--set made-up`: 10,852 captions written and labelled by annotators who never saw the
 taggers, in the shapes of web text (products, news, adult sites, a general crawl; wave 1 15% in
 other languages, waves 9 and 10 sets written in other languages), stored whole in
 tests/data/made_up_captions_labelled.csv; `--by-wave` splits them by the wave that wrote them
-(waves 5 and 9, written to measure on, are all holdout).
+(waves 5, 9 and 12, written to measure on, are all holdout).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                              "guess, no threshold) or other, the lexicons being English")
     parser.add_argument("--by-wave", action="store_true",
                         help="made-up captions: split each half by the wave that wrote it (waves "
-                             "5 and 9, written to measure on, are all holdout)")
+                             "5, 9 and 12, written to measure on, are all holdout)")
     parser.add_argument("--by-origin", action="store_true",
                         help="real captions: split each half by the labels' version, v1-2 (every "
                              "broad candidate and 180 random others) or v3 (the rest)")

@@ -6,9 +6,11 @@ hash-split into tune and holdout; waves 2 and 3 were written to tune on; wave 4 
 once and then tuned on; wave 5 was written after the sixth round's first tuning to measure on,
 and is all holdout; waves 6 and 7, written after it, were tuned on; wave 8 was measured on once
 and then tuned on, as was wave 10 (other languages); wave 9, written to measure on while the
-seventh round tuned and read once after its last rule, is all holdout. These tests keep
+seventh round tuned and read once after its last rule, is all holdout; waves 11 and 13 were
+measured on once and then tuned on; wave 12, written to measure on while the eighth round tuned
+and read once after its last rule, is all holdout. These tests keep
 the file what the guide says it is, and hold the taggers to floors on the holdout (regression
-guards, about two rows below the figures at lexicons 2026.11.7; the figures themselves:
+guards, about two rows below the figures at lexicons 2026.11.8; the figures themselves:
 bench/caption_quality.py --set made-up --by-wave).
 """
 
@@ -28,9 +30,9 @@ from .conftest import captions_batch
 
 LABELS = Path(__file__).parent / "data" / "made_up_captions_labelled.csv"
 SEXUAL = ("suggestive", "explicit")
-HOLDOUT_WAVES = (5, 9)  # written to measure on: all holdout (wave 1 is hash-split)
-# holdout (waves 1, 5 and 9) less the sets written in other languages: precision, recall floors
-FLOORS = {"identity.person_mention": (0.96, 0.82), "sexual_terms.any": (0.95, 0.90)}
+HOLDOUT_WAVES = (5, 9, 12)  # written to measure on: all holdout (wave 1 is hash-split)
+# holdout (waves 1, 5, 9 and 12) less the sets written in other languages: precision, recall floors
+FLOORS = {"identity.person_mention": (0.965, 0.855), "sexual_terms.any": (0.95, 0.91)}
 # wave 9's set written in French, Spanish, Portuguese, German, Italian and others
 INTL_FLOORS = {"sexual_terms.any": (0.90, 0.70)}
 
