@@ -294,6 +294,7 @@ class IdentityTagger(Tagger):
             pageant_ok &= written[parent]
         title_ok |= pageant_ok
         title_gender = np.where(pageant_ok, FEMALE, title_gender).astype(np.int8)
+        # (like a descent, a mention of the country itself, with the title's gender)
         descent_ok |= title_ok
         descent_gender = np.where(title_ok, title_gender, descent_gender).astype(np.int8)
 

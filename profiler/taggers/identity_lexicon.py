@@ -122,7 +122,7 @@ class IdentityLexicon:
     multiwords: list[Multiword] = field(default_factory=list)
     identity_pattern: str = ""
     bare_pattern: str = ""  # a determiner and a capitalized `determiner_nouns` demonym
-    pageant_pattern: str = ""  # a capitalized "Miss", maybe a pageant word, and a country
+    pageant_pattern: str = ""  # "Miss" with its capital, then a word or two (the rules check the country)
     person_patterns: tuple[str, str, str] = ("", "", "")  # female, male, unspecified
     # Rows with an identity term need the token rules only if one of these matches too. Kept
     # apart: one alternation of them all outgrows RE2's DFA memory and becomes ~50x slower.
