@@ -11,7 +11,7 @@ over.
 
 `--set real` (the default): hand labels of the 5,000 real captions of
 ../shared/data/real-captions (not part of the product; without them the script exits with a
-message). `--set made-up`: 10,852 captions written and labelled by annotators who never saw the
+message). `--set made-up`: 11,239 captions written and labelled by annotators who never saw the
 taggers, in the shapes of web text (products, news, adult sites, a general crawl; wave 1 15% in
 other languages, waves 9 and 10 sets written in other languages), stored whole in
 tests/data/made_up_captions_labelled.csv; `--by-wave` splits them by the wave that wrote them

@@ -1562,3 +1562,43 @@ def test_round8_wave13_things_are_not_mentions(identity, caption):
 )
 def test_round8_wave13_sexual_levels(sexual_terms, caption, expected):
     assert level(sexual_terms, caption) == expected, caption
+
+
+# Round 8, fourth part: rules from made-up wave 14's error kinds (listings; measured once, then
+# tuned on).
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Sheer Black Women Pantyhose 40 Denier M/L",  # a listing's buyers
+        "Wandering Jew Plant in a 4 inch pot",
+        "Kiss the Irish Cook Apron",  # slogan merchandise
+        "Cuban Queen T-Shirt for Women",
+        "American Girl Samantha Doll with Victorian Dress",  # a doll line
+    ],
+)
+def test_round8_wave14_things_are_not_mentions(identity, caption):
+    assert mention(identity, caption)[0] is False, caption
+
+
+def test_round8_wave14_a_person_on_a_product_still_counts(identity):
+    assert_mention_of(identity, "African American Girl Baby Doll with Bottle", "black")
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("Blue Tit Bird Feeder with Fat Balls", "none"),
+        ("Hooker Long Tube Headers Small Block Chevy", "none"),  # exhaust headers
+        ("Big Cock Rooster Metal Sign", "none"),
+        ("XXX Hot Habanero Pepper Seeds 20 pcs", "none"),
+        ("Sexy Smooth Hard Wax Beans 2 lb", "none"),  # a brand
+        ("Italian Leather Corset Belt", "none"),
+        ("Tummy Control Butt Lifter Shapewear Panties", "apparel"),
+        ("Silk Slip Nightgown Women Spaghetti Strap Chemise", "apparel"),  # a listing
+        ("Indian bride in red bridal lingerie", "suggestive"),  # worn
+        ("Sequin Hot Pants for Disco Party", "suggestive"),
+        ("Hunky Firefighters Shirtless Charity Calendar", "suggestive"),
+    ],
+)
+def test_round8_wave14_sexual_levels(sexual_terms, caption, expected):
+    assert level(sexual_terms, caption) == expected, caption
