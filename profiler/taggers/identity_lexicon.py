@@ -160,10 +160,11 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
     def entry(surface: str) -> _Entry:
         return entries.setdefault(surface, _Entry())
 
-    def add_identity(term: str, group: int, noun_gender: int, colour: bool) -> None:
+    def add_identity(term: str, group: int, noun_gender: int, colour: bool,
+                     place: bool = False) -> None:
         words = tuple(term.lower().split())
-        if len(words) > 1:
-            multiwords.append((words, group, noun_gender, " ".join(words), False))
+        if len(words) > 1:  # a country of several words is a place too ("Sri Lanka batsman")
+            multiwords.append((words, group, noun_gender, " ".join(words), place))
             for word in words:
                 entry(word)
             return
@@ -196,13 +197,9 @@ def compile_identity_lexicon(path: str | Path | None = None) -> IdentityLexicon:
         for term in spec.get("male_nouns", []):
             add_identity(term, gi, MALE, False)
         for term in spec.get("countries", []):
-            words = tuple(term.lower().split())
-            if len(words) > 1:  # "Sri Lanka batsman", "President of the United States"
-                multiwords.append((words, gi, -1, " ".join(words), True))
-                for word in words:
-                    entry(word)
+            add_identity(term, gi, -1, False, place=True)
+            if " " in term.strip():  # "President of the United States": the multiword's place
                 continue
-            add_identity(term, gi, -1, False)
             entry(term.lower()).place = True
             # "Ghana's president", "Kenya's marathon queen": the country's own people
             possessive = entry(term.lower() + "'s")
